@@ -1,0 +1,1 @@
+"""Benchmarks against library peers, measured in the same run."""

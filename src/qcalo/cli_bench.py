@@ -1,0 +1,48 @@
+"""``qcalo bench``: benchmarks against library peers, measured in the same run.
+
+The commands only parse options and delegate to :mod:`qcalo.bench`; heavy imports (torch,
+qiskit, PennyLane) happen inside the commands so ``qcalo --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["bench_app"]
+
+bench_app = typer.Typer(
+    help="Benchmarks against library peers, measured in the same run.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@bench_app.callback()
+def bench() -> None:
+    """Benchmarks against library peers, measured in the same run."""
+
+
+@bench_app.command("simulator")
+def simulator(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    repeats: int = typer.Option(
+        7, "--repeats", min=1, help="Timed calls per measurement (median kept)."
+    ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="torch threads and Aer max_parallel_threads (default: libraries' own).",
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="2 repeats and B=100 instead of 1000: seconds, for tests."
+    ),
+) -> None:
+    """Time qcalo's simulator against Qiskit Aer and PennyLane on the QAG and hybrid circuits.
+
+    Exits with status 1 when qcalo's and Aer's exact ⟨Z⟩ disagree (max |Δ| ≥ 1e-4).
+    """
+    from qcalo.bench.simulator import main
+
+    raise typer.Exit(main(as_json=as_json, repeats=repeats, threads=threads, quick=quick))

@@ -1,0 +1,289 @@
+"""Quantum Angle Generator (QAG): one qubit per pixel, images from ⟨Z⟩ expectation values.
+
+The circuit has two parts (seed 000, Fig. 1):
+
+1. **Randomizing unitary** — ``RY(x_i)`` on every qubit ``i`` with a fresh
+   ``x_i ~ N(0, σ²)`` per generated image and qubit. RY keeps each qubit's Bloch vector in
+   the X–Z plane, so ``x_i`` moves ⟨Z_i⟩ continuously (``⟨Z⟩ = cos x`` before the ansatz).
+2. **Parametrized unitary** (the *ansatz*) — trained; chosen by name from :data:`ANSATZE`.
+
+Each qubit's ⟨Z_i⟩ (exact, or estimated from ``shots`` shots as on hardware) is *decoded*
+into the energy of pixel ``i`` by the fixed per-pixel affine map of :class:`PixelCodec`.
+Real images are *encoded* by its inverse so the loss compares like with like.
+
+References:
+    F. Rehm et al., "Precise image generation on current noisy quantum computing devices",
+    Quantum Sci. Technol. 9 (2023) 015009, arXiv:2307.05253.
+    S. Monaco et al., PoS EPS-HEP2025 639.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from qcalo.exceptions import ConfigError, ShapeError
+from qcalo.quantum.circuit import Angle, Circuit
+from qcalo.quantum.simulator import SamplingMode, StatevectorSimulator
+
+__all__ = ["ANSATZE", "AnsatzSpec", "PixelCodec", "QAG", "build_qag_circuit"]
+
+
+# -- ansätze ---------------------------------------------------------------------------
+class _ParamCounter:
+    """Hands out consecutive weight indices while an ansatz appends its gates."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> Angle:
+        self.count += 1
+        return Angle.param(self.count - 1)
+
+
+def _local_rotations(circuit: Circuit, new: _ParamCounter) -> None:
+    """RY then RX on every qubit: sets each ⟨Z_i⟩'s offset (RY) and its swing (RX)."""
+    for wire in range(circuit.n_qubits):
+        circuit.ry(wire, new())
+    for wire in range(circuit.n_qubits):
+        circuit.rx(wire, new())
+
+
+def _zy_coupling(circuit: Circuit, control: int, target: int, angle: Angle) -> None:
+    """exp(−iθ Z_c Y_t / 2) as CNOT · RY(θ) · CNOT: identity at θ = 0, so coupling is tunable."""
+    circuit.cnot(control, target).ry(target, angle).cnot(control, target)
+
+
+def _brick_pairs(n_qubits: int) -> list[tuple[int, int]]:
+    """Nearest-neighbour pairs, even bonds then odd bonds: runs on a line of qubits."""
+    return [(a, a + 1) for a in range(0, n_qubits - 1, 2)] + [(a, a + 1) for a in range(1, n_qubits - 1, 2)]
+
+
+def _clic8(circuit: Circuit, n_layers: int) -> int:
+    """qcalo's ``clic8`` ansatz: local rotations, then ``n_layers`` × [ZY brick both ways + rotations].
+
+    Every two-qubit gate acts on neighbours (a line of qubits suffices). Each layer couples
+    each pixel to its neighbours in both directions with its own tunable strength; two
+    layers reach next-nearest neighbours, which carry the shower's depth correlations.
+    """
+    new = _ParamCounter()
+    _local_rotations(circuit, new)
+    for _ in range(n_layers):
+        for a, b in _brick_pairs(circuit.n_qubits):
+            _zy_coupling(circuit, a, b, new())
+            _zy_coupling(circuit, b, a, new())
+        _local_rotations(circuit, new)
+    return new.count
+
+
+def _mera_up(circuit: Circuit, n_layers: int) -> int:
+    """Inverted MERA (upsampling 1 → 2 → 4 → … qubits), the best design of arXiv:2307.05253.
+
+    Level with stride ``s`` (``s = n/2, n/4, …, 1``): blocks on ``(i, i+s)`` for
+    ``i = 0, 2s, 4s, …`` then disentanglers on ``(i+s, i+2s)``. A block is
+    ``RY ⊗ RY`` then CNOT. ``n_layers`` repeats the whole tree; a final RY layer follows.
+    """
+    new = _ParamCounter()
+    n = circuit.n_qubits
+
+    def block(a: int, b: int) -> None:
+        circuit.ry(a, new()).ry(b, new()).cnot(a, b)
+
+    for _ in range(n_layers):
+        stride = 2 ** max(0, math.ceil(math.log2(n)) - 1)
+        while stride >= 1:
+            for a in range(0, n - stride, 2 * stride):
+                block(a, a + stride)
+            for a in range(stride, n - stride, 2 * stride):
+                block(a, a + stride)
+            stride //= 2
+    for wire in range(n):
+        circuit.ry(wire, new())
+    return new.count
+
+
+def _hea(circuit: Circuit, n_layers: int) -> int:
+    """Hardware-efficient ansatz: ``n_layers`` × [RY, RZ on every qubit; CNOT chain i → i+1], final RY."""
+    new = _ParamCounter()
+    n = circuit.n_qubits
+    for _ in range(n_layers):
+        for wire in range(n):
+            circuit.ry(wire, new())
+        for wire in range(n):
+            circuit.rz(wire, new())
+        for wire in range(n - 1):
+            circuit.cnot(wire, wire + 1)
+    for wire in range(n):
+        circuit.ry(wire, new())
+    return new.count
+
+
+@dataclass(frozen=True)
+class AnsatzSpec:
+    """A registered ansatz: its builder, default depth and a one-line description."""
+
+    build: Callable[[Circuit, int], int]
+    default_layers: int
+    description: str
+
+
+ANSATZE: dict[str, AnsatzSpec] = {
+    "clic8": AnsatzSpec(_clic8, 2, "local RY·RX, then layers of tunable ZY couplings on a line (both ways)"),
+    "mera-up": AnsatzSpec(_mera_up, 1, "inverted MERA upsampling tree of RY⊗RY·CNOT blocks"),
+    "hea": AnsatzSpec(_hea, 2, "hardware-efficient: layers of RY, RZ and a CNOT chain"),
+}
+
+
+def build_qag_circuit(n_qubits: int, ansatz: str = "clic8", n_layers: int | None = None) -> Circuit:
+    """Randomizing unitary (RY(x_i) on every qubit) followed by the named ansatz.
+
+    Raises:
+        ConfigError: unknown ansatz name or a depth < 1.
+    """
+    if ansatz not in ANSATZE:
+        raise ConfigError(f"unknown ansatz {ansatz!r}; choose one of {', '.join(ANSATZE)}")
+    spec = ANSATZE[ansatz]
+    n_layers = spec.default_layers if n_layers is None else n_layers
+    if not isinstance(n_layers, int) or n_layers < 1:
+        raise ConfigError(f"n_layers={n_layers!r}; use an integer ≥ 1")
+    circuit = Circuit(n_qubits)
+    for wire in range(n_qubits):
+        circuit.ry(wire, Angle.input(wire))
+    spec.build(circuit, n_layers)
+    return circuit
+
+
+# -- decoding ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PixelCodec:
+    """Fixed per-pixel map between pixel energy ``E`` and ⟨Z⟩ ∈ [−1, 1].
+
+    ``E_i = scale_i · (1 − ⟨Z_i⟩) / 2`` — the probability of reading 1 on qubit ``i`` times a
+    per-pixel full scale — and its inverse ``⟨Z_i⟩ = 1 − 2 E_i / scale_i`` for real images.
+    ``scale_i = min(max_energy, 1.1 · max_i(train))`` so every pixel uses most of [−1, 1]
+    (a shared scale would squeeze the faint first pixel into a sliver near ⟨Z⟩ = 1, where
+    shot noise dominates) while every energy stays in ``[0, scale_i]``, non-negative.
+    """
+
+    scale: tuple[float, ...]
+
+    @classmethod
+    def from_images(cls, images: np.ndarray, *, max_energy: float = 0.5, headroom: float = 1.1) -> PixelCodec:
+        """Per-pixel scales from (training) images ``[n, n_pixels]``."""
+        images = np.asarray(images, dtype=np.float64)
+        if images.ndim != 2 or images.shape[0] < 1:
+            raise ShapeError(f"images have shape {images.shape}; expected [n_images, n_pixels]")
+        peak = images.max(axis=0)
+        return cls(tuple(float(s) for s in np.minimum(max_energy, headroom * np.maximum(peak, 1e-12))))
+
+    @property
+    def n_pixels(self) -> int:
+        return len(self.scale)
+
+    def encode(self, energies: np.ndarray | Tensor) -> np.ndarray | Tensor:
+        """Pixel energies ``[n, n_pixels]`` → ⟨Z⟩ values (clipped into [−1, 1])."""
+        self._check(energies)
+        scale = self._like(energies)
+        z = 1 - 2 * energies / scale
+        return z.clamp(-1, 1) if isinstance(z, Tensor) else np.clip(z, -1, 1)
+
+    def decode(self, z: np.ndarray | Tensor) -> np.ndarray | Tensor:
+        """⟨Z⟩ values ``[n, n_pixels]`` → pixel energies in ``[0, scale]``.
+
+        ⟨Z⟩ is clipped into [−1, 1] first: float round-off can put an exact value a few
+        1e-7 outside, which would decode to a tiny negative energy.
+        """
+        self._check(z)
+        z = z.clamp(-1, 1) if isinstance(z, Tensor) else np.clip(z, -1, 1)
+        return self._like(z) * (1 - z) / 2
+
+    def _like(self, array: np.ndarray | Tensor) -> np.ndarray | Tensor:
+        if isinstance(array, Tensor):
+            return torch.tensor(self.scale, dtype=array.dtype, device=array.device)
+        return np.asarray(self.scale)
+
+    def _check(self, array: np.ndarray | Tensor) -> None:
+        if array.ndim != 2 or array.shape[1] != self.n_pixels:
+            raise ShapeError(f"images have shape {tuple(array.shape)}; expected [n, {self.n_pixels}]")
+
+
+# -- the model --------------------------------------------------------------------------
+class QAG:
+    """A Quantum Angle Generator over ``n_pixels`` qubits.
+
+    Args:
+        n_pixels: pixels per image = qubits.
+        ansatz: name in :data:`ANSATZE`.
+        n_layers: ansatz depth (``None``: the ansatz's default).
+        sigma2: variance σ² of the randomizing angles (> 0).
+        shots: shots per image for ⟨Z⟩ estimates; ``None`` for exact expectation values.
+        sampling: ``"joint"`` (full bitstrings, as hardware) or ``"marginal"``.
+        dtype: simulator precision (complex64 trains ~2× faster than complex128).
+
+    Example:
+        >>> qag = QAG(8, "clic8", sigma2=0.5, shots=2048)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> z = qag.sample_z(torch.zeros(qag.n_params), 4, generator=g)
+        >>> tuple(z.shape)
+        (4, 8)
+    """
+
+    def __init__(
+        self,
+        n_pixels: int = 8,
+        ansatz: str = "clic8",
+        *,
+        n_layers: int | None = None,
+        sigma2: float = 0.5,
+        shots: int | None = 2048,
+        sampling: SamplingMode = "joint",
+        dtype: torch.dtype = torch.complex64,
+    ) -> None:
+        if not (isinstance(sigma2, (int, float)) and math.isfinite(sigma2) and sigma2 > 0):
+            raise ConfigError(f"sigma2={sigma2!r}; the randomizing angles need a variance > 0 (the seed uses 0.5)")
+        if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0):
+            raise ConfigError(f"shots={shots!r}; use a positive integer, or None for exact expectation values")
+        self.circuit = build_qag_circuit(n_pixels, ansatz, n_layers)
+        self.n_pixels = n_pixels
+        self.ansatz = ansatz
+        self.sigma = math.sqrt(sigma2)
+        self.shots = shots
+        self.sampling = sampling
+        self.simulator = StatevectorSimulator(self.circuit, dtype=dtype)
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable angles."""
+        return self.circuit.n_params
+
+    def random_angles(self, n_images: int, generator: torch.Generator) -> Tensor:
+        """The randomizing unitary's angles ``x ~ N(0, σ²)``, shape ``[n_images, n_pixels]``."""
+        return self.sigma * torch.randn(n_images, self.n_pixels, generator=generator, dtype=self.simulator.real_dtype)
+
+    def sample_z(self, weights: Tensor | np.ndarray, n_images: int, *, generator: torch.Generator, exact: bool = False) -> Tensor:
+        """⟨Z⟩ per qubit for ``n_images`` fresh images, ``[n_images, n_pixels]``.
+
+        With shots (and ``exact=False``) the values are shot estimates; they carry the exact
+        expectation's gradient (straight-through), so gradient training sees the same images
+        as gradient-free training.
+        """
+        weights = torch.as_tensor(weights, dtype=self.simulator.real_dtype)
+        angles = self.random_angles(n_images, generator)
+        if self.shots is None or exact:
+            # Round-off can put an exact value a few 1e-7 outside [−1, 1].
+            return self.simulator.expval_z(weights, angles).clamp(-1, 1)
+        if not weights.requires_grad:
+            return self.simulator.expval_z(weights, angles, shots=self.shots, generator=generator, sampling=self.sampling)
+        probs = self.simulator.probabilities(weights, angles)
+        z_exact = probs @ self.simulator.z_signs
+        z_shots = self.simulator.expval_from_probabilities(probs, shots=self.shots, generator=generator, sampling=self.sampling)
+        return z_exact + (z_shots - z_exact).detach()
+
+    def init_weights(self, seed: int, *, spread: float = 0.1) -> np.ndarray:
+        """Small random angles around 0 (near-identity ansatz), seeded."""
+        return np.random.default_rng(seed).normal(0.0, spread, self.n_params)

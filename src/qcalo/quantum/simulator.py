@@ -1,0 +1,446 @@
+"""Batched statevector simulation of a :class:`~qcalo.quantum.circuit.Circuit` in PyTorch.
+
+Why hand-written: on the small, wide batches of generative models (8–12 qubits, 10–1000
+samples) it is 7–150× faster than Qiskit Aer or PennyLane (see ``qcalo bench simulator``),
+which is what lets hybrid models train as many iterations as classical ones.
+
+How. The circuit is compiled once into a short list of *stages*:
+
+* **product stage** — the single-qubit gates before any two-qubit gate act on |0…0⟩, so the
+  state is a product state: each wire's fused 2×2 matrix gives a 2-vector, and the
+  amplitudes are products of those, built per group of wires by one gather and one product.
+* **single-qubit stage** — the single-qubit gates between two runs of two-qubit gates. All
+  their matrices are built in one vectorised expression (``cos(θ/2)·I + sin(θ/2)·(−iP)``),
+  fused per wire, expanded to a Kronecker block per group of ≤ 6 wires (gather + product)
+  and applied with one ``matmul`` per group.
+* **permutation stage** — a run of CNOT/CZ gates maps basis states to signed basis states,
+  so it is one index gather (times a ±1 vector for CZ), composed at compile time.
+
+Every step is an ordinary differentiable torch op: gradients flow to the weights and to the
+inputs. Qubit ``i`` is bit ``i`` of the basis-state index (little-endian, as in Qiskit).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from qcalo.exceptions import CircuitError, ShapeError
+from qcalo.quantum.circuit import FIXED_1Q, AngleSource, Circuit, Gate, Op
+
+__all__ = ["StatevectorSimulator", "SamplingMode", "z_signs", "basis_bits"]
+
+SamplingMode = Literal["joint", "marginal"]
+
+# Largest wire group expanded into one Kronecker block: 2^6 × 2^6 matrices keep the block
+# build (gather over 6 × 4^6 entries) and the matmul both cheap.
+MAX_GROUP_WIRES = 6
+
+
+def basis_bits(n_qubits: int, device: torch.device | str = "cpu") -> Tensor:
+    """``bits[k, i]`` = bit ``i`` of basis index ``k``, shape ``[2^n, n]`` (int64)."""
+    index = torch.arange(2**n_qubits, device=device)
+    return (index[:, None] >> torch.arange(n_qubits, device=device)) & 1
+
+
+def z_signs(n_qubits: int, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> Tensor:
+    """``signs[k, i]`` = eigenvalue of Z_i on basis state ``k`` (±1), shape ``[2^n, n]``."""
+    return (1 - 2 * basis_bits(n_qubits, device)).to(dtype)
+
+
+# Rotation generators: R(θ) = cos(θ/2)·I + sin(θ/2)·GENERATOR.
+_GENERATORS = {
+    Gate.RX: ((0, -1j), (-1j, 0)),
+    Gate.RY: ((0, -1), (1, 0)),
+    Gate.RZ: ((-1j, 0), (0, 1j)),
+}
+_FIXED = {
+    Gate.X: ((0, 1), (1, 0)),
+    Gate.H: ((1 / math.sqrt(2), 1 / math.sqrt(2)), (1 / math.sqrt(2), -1 / math.sqrt(2))),
+    Gate.SX: ((0.5 + 0.5j, 0.5 - 0.5j), (0.5 - 0.5j, 0.5 + 0.5j)),
+}
+
+
+@dataclass(frozen=True)
+class _WireGroup:
+    """Contiguous wires ``low … low+size-1`` expanded together into one Kronecker block."""
+
+    low: int
+    size: int
+    block_index: Tensor  # [size, 4^size] into the layer's flattened per-wire 2x2 matrices
+    amplitude_bits: Tensor  # [size, 2^size]: bit b of each basis index of the group
+
+
+@dataclass
+class _SingleQubitLayer:
+    """Single-qubit gates of one stage, as index tables for one vectorised build.
+
+    Rotation angles are gathered from ``sources = [weights | inputs | constants]`` (inputs
+    only when the layer reads them) in step-major order, so when every wire has a rotation
+    at every step the per-step matrices are a plain reshape, not a gather.
+    """
+
+    source_index: Tensor  # [R] into the source vector
+    source_scale: Tensor  # [R]
+    constants: Tensor  # [C] constant angles
+    uses_inputs: bool
+    generators: Tensor  # [R, 2, 2] complex, step-major
+    padding: Tensor | None  # [F (+1), 2, 2] fixed gates (X, H, SX), then identity if a wire idles
+    step_index: Tensor | None  # [depth, n] into cat(rotations, padding); None = plain reshape
+    depth: int
+    groups: list[_WireGroup]
+
+
+@dataclass
+class _Permutation:
+    """``new[k] = sign[k] · old[perm[k]]`` for a run of CNOT/CZ gates."""
+
+    perm: Tensor  # [2^n] int64
+    sign: Tensor | None  # [2^n] real, None when all +1
+
+
+class StatevectorSimulator:
+    """Exact batched statevector simulator for one circuit.
+
+    Args:
+        circuit: the circuit to simulate (compiled once, here).
+        dtype: ``torch.complex128`` (default, for correctness) or ``torch.complex64``
+            (about 2× faster, for training).
+        device: ``"cpu"`` or a CUDA device.
+
+    Example:
+        >>> import torch
+        >>> from qcalo.quantum.circuit import Circuit, Angle
+        >>> c = Circuit(2).ry(0, Angle.input(0)).cnot(0, 1)
+        >>> sim = StatevectorSimulator(c)
+        >>> sim.expval_z(torch.zeros(0), torch.tensor([[math.pi]], dtype=torch.float64)).round().tolist()
+        [[-1.0, -1.0]]
+    """
+
+    def __init__(
+        self,
+        circuit: Circuit,
+        *,
+        dtype: torch.dtype = torch.complex128,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if dtype not in (torch.complex64, torch.complex128):
+            raise CircuitError(f"dtype {dtype} is not supported; use torch.complex64 or torch.complex128")
+        self.circuit = circuit
+        self.n_qubits = circuit.n_qubits
+        self.n_params = circuit.n_params
+        self.n_inputs = circuit.n_inputs
+        self.dtype = dtype
+        self.real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
+        self.device = torch.device(device)
+        self._z_signs = z_signs(self.n_qubits, self.real_dtype, self.device)
+        self._eye = torch.eye(2, dtype=dtype, device=self.device)
+        self._stages: list[_SingleQubitLayer | _Permutation] = []
+        self._compile(circuit.ops)
+
+    # -- public API -------------------------------------------------------------------
+    def state(self, weights: Tensor, inputs: Tensor | None = None, *, batch_size: int | None = None) -> Tensor:
+        """Final statevectors, shape ``[B, 2^n]``.
+
+        Args:
+            weights: ``[n_params]`` real tensor of trainable angles.
+            inputs: ``[B, n_inputs]`` real tensor of per-sample angles (may be ``None`` when
+                the circuit reads no inputs; then ``batch_size`` sets B, default 1).
+        """
+        weights, inputs, batch = self._check_inputs(weights, inputs, batch_size)
+        stages = iter(self._stages)
+        psi = self._product_state(next(stages), weights, inputs, batch)
+        for stage in stages:
+            if isinstance(stage, _Permutation):
+                psi = psi[:, stage.perm] if stage.sign is None else psi[:, stage.perm] * stage.sign
+            else:
+                psi = self._apply_layer(stage, psi, weights, inputs)
+        return psi
+
+    def probabilities(self, weights: Tensor, inputs: Tensor | None = None, *, batch_size: int | None = None) -> Tensor:
+        """Basis-state probabilities ``|ψ_k|²``, shape ``[B, 2^n]`` (real)."""
+        psi = self.state(weights, inputs, batch_size=batch_size)
+        return psi.real.square() + psi.imag.square()
+
+    def expval_z(
+        self,
+        weights: Tensor,
+        inputs: Tensor | None = None,
+        *,
+        batch_size: int | None = None,
+        shots: int | None = None,
+        generator: torch.Generator | None = None,
+        sampling: SamplingMode = "joint",
+    ) -> Tensor:
+        """Per-qubit ⟨Z_i⟩, shape ``[B, n]``: exact, or estimated from ``shots`` shots.
+
+        With ``shots``, ``sampling="joint"`` (default) draws each sample's shot histogram
+        from the full joint distribution over bitstrings (exactly what measuring ``shots``
+        bitstrings gives, cross-qubit correlations included); ``"marginal"`` draws each
+        qubit independently from its own marginal (cheaper, drops correlations). Shot
+        estimates carry no gradient.
+        """
+        if sampling not in ("joint", "marginal"):
+            raise CircuitError(f"sampling={sampling!r}; use 'joint' or 'marginal'")
+        probs = self.probabilities(weights, inputs, batch_size=batch_size)
+        if shots is None:
+            return probs @ self._z_signs
+        return self.expval_from_probabilities(probs, shots=shots, generator=generator, sampling=sampling)
+
+    @property
+    def z_signs(self) -> Tensor:
+        """``[2^n, n]`` table of Z_i eigenvalues: ``probs @ z_signs`` gives exact ⟨Z_i⟩."""
+        return self._z_signs
+
+    def expval_from_probabilities(
+        self,
+        probs: Tensor,
+        *,
+        shots: int,
+        generator: torch.Generator | None = None,
+        sampling: SamplingMode = "joint",
+    ) -> Tensor:
+        """Shot estimates of ⟨Z_i⟩ from basis-state probabilities ``[B, 2^n]`` (no gradient)."""
+        shots = _check_shots(shots)
+        with torch.no_grad():
+            if sampling == "joint":
+                counts = sample_counts(probs, shots, generator=generator)
+                return counts @ self._z_signs / shots
+            if sampling == "marginal":
+                p_one = ((1 - probs @ self._z_signs) / 2).clamp(0, 1)
+                ones = torch.binomial(torch.full_like(p_one, shots), p_one, generator=generator)
+                return 1 - 2 * ones / shots
+        raise CircuitError(f"sampling={sampling!r}; use 'joint' or 'marginal'")
+
+    # -- compilation ------------------------------------------------------------------
+    def _compile(self, ops: list[Op]) -> None:
+        """Split ops into alternating single-qubit layers and permutation runs."""
+        pending: list[list[Op]] = [[] for _ in range(self.n_qubits)]
+        run: list[Op] = []
+        first_layer_done = False
+        for op in ops:
+            if op.gate not in (Gate.CNOT, Gate.CZ):
+                pending[op.wires[0]].append(op)
+                continue
+            if any(pending[w] for w in op.wires) or not first_layer_done:
+                if run:
+                    self._stages.append(self._permutation(run))
+                    run = []
+                self._stages.append(self._single_qubit_layer(pending))
+                pending = [[] for _ in range(self.n_qubits)]
+                first_layer_done = True
+            run.append(op)
+        if run:
+            self._stages.append(self._permutation(run))
+        if any(pending) or not first_layer_done:
+            self._stages.append(self._single_qubit_layer(pending))
+
+    def _single_qubit_layer(self, per_wire: list[list[Op]]) -> _SingleQubitLayer:
+        n = self.n_qubits
+        depth = max((len(w) for w in per_wire), default=0)
+        by_step = [(step, wire, wire_ops[step]) for step in range(depth) for wire, wire_ops in enumerate(per_wire) if step < len(wire_ops)]
+        rotations = [(s, w, op) for (s, w, op) in by_step if op.gate not in FIXED_1Q]
+        fixed = [(s, w, op) for (s, w, op) in by_step if op.gate in FIXED_1Q]
+        uses_inputs = any(op.angle.source is AngleSource.INPUT for (_s, _w, op) in rotations)
+        constants = [op.angle.value for (_s, _w, op) in rotations if op.angle.source is AngleSource.CONST]
+        # Source layout: weights, then inputs (if read), then constants.
+        offset = {
+            AngleSource.PARAM: 0,
+            AngleSource.INPUT: self.n_params,
+            AngleSource.CONST: self.n_params + (self.n_inputs if uses_inputs else 0),
+        }
+        index, scale, n_const = [], [], 0
+        for _s, _w, op in rotations:
+            if op.angle.source is AngleSource.CONST:
+                index.append(offset[AngleSource.CONST] + n_const)
+                n_const += 1
+            else:
+                index.append(offset[op.angle.source] + op.angle.index)
+            scale.append(op.angle.scale)
+        step_index = torch.full((max(depth, 1), n), len(by_step), dtype=torch.long)
+        for slot, (step, wire, _op) in enumerate(rotations + fixed):
+            step_index[step, wire] = slot
+        padding = [_FIXED[op.gate] for (_s, _w, op) in fixed]
+        if bool((step_index == len(by_step)).any()):
+            padding.append(((1, 0), (0, 1)))
+        dense = not padding  # every (step, wire) holds a rotation, in step-major order
+        return _SingleQubitLayer(
+            source_index=torch.tensor(index, dtype=torch.long, device=self.device),
+            source_scale=torch.tensor(scale, dtype=self.real_dtype, device=self.device),
+            constants=torch.tensor(constants, dtype=self.real_dtype, device=self.device),
+            uses_inputs=uses_inputs,
+            generators=self._complex([_GENERATORS[op.gate] for (_s, _w, op) in rotations]).reshape(-1, 2, 2),
+            padding=self._complex(padding).reshape(-1, 2, 2) if padding else None,
+            step_index=None if dense else step_index.to(self.device),
+            depth=max(depth, 1),
+            groups=self._wire_groups(),
+        )
+
+    def _wire_groups(self) -> list[_WireGroup]:
+        """Contiguous wire groups and, per group, the gather index building its Kronecker block.
+
+        ``block[i, j] = Π_b U_{low+b}[i_b, j_b]``: entry ``(b, i·2^g + j)`` of the index points
+        at element ``2·i_b + j_b`` of wire ``low+b`` 's flattened 2×2 matrix.
+        """
+        n = self.n_qubits
+        n_groups = math.ceil(n / MAX_GROUP_WIRES) if n > MAX_GROUP_WIRES else (2 if n >= 6 else 1)
+        sizes = [n // n_groups + (1 if g < n % n_groups else 0) for g in range(n_groups)]
+        groups, low = [], 0
+        for size in sizes:
+            rows = basis_bits(size)  # [2^g, g]
+            i_bits = rows[:, None, :].expand(2**size, 2**size, size)
+            j_bits = rows[None, :, :].expand(2**size, 2**size, size)
+            flat = (2 * i_bits + j_bits).reshape(4**size, size).T  # [g, 4^g]
+            wire_offset = 4 * torch.arange(low, low + size)[:, None]
+            bits = basis_bits(size).T.contiguous().to(self.device)
+            groups.append(_WireGroup(low, size, (flat + wire_offset).to(self.device), bits))
+            low += size
+        return groups
+
+    def _permutation(self, run: list[Op]) -> _Permutation:
+        dim = 2**self.n_qubits
+        index = torch.arange(dim)
+        perm = index.clone()
+        sign = torch.ones(dim, dtype=self.real_dtype)
+        for op in run:
+            a, b = op.wires
+            bit_a = (index >> a) & 1
+            if op.gate is Gate.CNOT:
+                mapped = index ^ (bit_a << b)  # CNOT is an involution on basis states
+                perm, sign = perm[mapped], sign[mapped]
+            else:
+                sign = sign * (1 - 2 * (bit_a & ((index >> b) & 1))).to(self.real_dtype)
+        has_sign = bool((sign < 0).any())
+        return _Permutation(perm.to(self.device), sign.to(self.device) if has_sign else None)
+
+    def _complex(self, values: list) -> Tensor:
+        return torch.tensor(values, dtype=self.dtype, device=self.device)
+
+    # -- execution --------------------------------------------------------------------
+    def _step_matrices(self, layer: _SingleQubitLayer, weights: Tensor, inputs: Tensor | None) -> Tensor:
+        """The layer's gates as ``[..., depth, n, 2, 2]`` (``...`` = B when it reads inputs)."""
+        if layer.uses_inputs:
+            batch = inputs.shape[0]
+            sources = torch.cat([weights.expand(batch, -1), inputs, layer.constants.expand(batch, -1)], dim=-1)
+        else:
+            sources = torch.cat([weights, layer.constants]) if layer.constants.numel() else weights
+        half = (sources[..., layer.source_index] * (layer.source_scale / 2))[..., None, None]
+        slots = torch.cos(half) * self._eye + torch.sin(half) * layer.generators
+        if layer.step_index is None:
+            return slots.reshape(*slots.shape[:-3], layer.depth, self.n_qubits, 2, 2)
+        if layer.padding is not None:
+            slots = torch.cat([slots, layer.padding.expand(*slots.shape[:-3], -1, 2, 2)], dim=-3)
+        return slots[..., layer.step_index, :, :]
+
+    def _fused_matrices(self, layer: _SingleQubitLayer, weights: Tensor, inputs: Tensor | None) -> Tensor:
+        """Per-wire products of the layer's gates: ``[n, 2, 2]``, or ``[B, n, 2, 2]`` with inputs."""
+        steps = self._step_matrices(layer, weights, inputs)
+        fused = steps[..., 0, :, :, :]
+        for step in range(1, layer.depth):
+            # 2x2 products written out: far cheaper than a batched matmul of 2x2 matrices.
+            fused = (steps[..., step, :, :, :, None] * fused[..., None, :, :]).sum(-2)
+        return fused
+
+    def _product_state(self, layer: _SingleQubitLayer, weights: Tensor, inputs: Tensor | None, batch: int) -> Tensor:
+        steps = self._step_matrices(layer, weights, inputs)
+        columns = steps[..., 0, :, :, 0]  # [..., n, 2]: first gate applied to |0>
+        for step in range(1, layer.depth):
+            columns = (steps[..., step, :, :, :] * columns[..., None, :]).sum(-1)
+        psi = None
+        for group in layer.groups:
+            wires = columns[..., group.low : group.low + group.size, :]  # [..., g, 2]
+            bits = group.amplitude_bits.expand(*wires.shape[:-1], -1)
+            amps = torch.gather(wires, -1, bits).prod(dim=-2)  # [..., 2^g]
+            # The group of higher wires holds the more significant index bits.
+            psi = amps if psi is None else (amps[..., :, None] * psi[..., None, :]).flatten(-2)
+        return psi.expand(batch, -1) if psi.dim() == 1 else psi
+
+    def _apply_layer(self, layer: _SingleQubitLayer, psi: Tensor, weights: Tensor, inputs: Tensor | None) -> Tensor:
+        flat = self._fused_matrices(layer, weights, inputs).flatten(-3)  # [..., 4n]
+        batch, n = psi.shape[0], self.n_qubits
+        for group in layer.groups:
+            dim = 2**group.size
+            block = flat[..., group.block_index].prod(dim=-2).reshape(*flat.shape[:-1], dim, dim)
+            if block.dim() == 2 and group.low == 0:
+                # Lowest wires: the contracted axis is the fastest one, so one plain mm does it.
+                psi = (psi.reshape(-1, dim) @ block.T).reshape(batch, -1)
+                continue
+            view = psi.reshape(batch, 2 ** (n - group.low - group.size), dim, 2**group.low)
+            if block.dim() == 3:  # per-sample block
+                block = block[:, None]
+            psi = (block @ view).reshape(batch, -1)
+        return psi
+
+    def _check_inputs(
+        self, weights: Tensor, inputs: Tensor | None, batch_size: int | None
+    ) -> tuple[Tensor, Tensor | None, int]:
+        weights = torch.as_tensor(weights, device=self.device)
+        if weights.shape != (self.n_params,):
+            raise ShapeError(f"weights have shape {tuple(weights.shape)}; the circuit needs ({self.n_params},)")
+        weights = weights.to(self.real_dtype)
+        if not torch.isfinite(weights).all():
+            raise CircuitError("a weight (rotation angle) is NaN or infinite; check the optimizer or initial values")
+        if self.n_inputs == 0:
+            if inputs is not None:
+                inputs = torch.as_tensor(inputs)
+                if inputs.dim() != 2 or inputs.shape[1] != 0:
+                    raise ShapeError(
+                        f"inputs have shape {tuple(inputs.shape)}, but the circuit reads no inputs; "
+                        "pass inputs=None and batch_size=B"
+                    )
+                if batch_size is not None and batch_size != inputs.shape[0]:
+                    raise ShapeError(f"batch_size={batch_size} but inputs have {inputs.shape[0]} rows")
+                batch_size = inputs.shape[0]
+            batch = 1 if batch_size is None else batch_size
+            if not isinstance(batch, int) or batch < 1:
+                raise ShapeError(f"batch_size={batch!r}; use an integer ≥ 1")
+            return weights, None, batch
+        if inputs is None:
+            raise ShapeError(f"the circuit reads {self.n_inputs} input feature(s); pass inputs of shape [B, {self.n_inputs}]")
+        inputs = torch.as_tensor(inputs, device=self.device)
+        if inputs.dim() != 2 or inputs.shape[1] != self.n_inputs or inputs.shape[0] < 1:
+            raise ShapeError(f"inputs have shape {tuple(inputs.shape)}; the circuit needs [B, {self.n_inputs}] with B ≥ 1")
+        if batch_size is not None and batch_size != inputs.shape[0]:
+            raise ShapeError(f"batch_size={batch_size} but inputs have {inputs.shape[0]} rows; drop batch_size")
+        inputs = inputs.to(self.real_dtype)
+        if not torch.isfinite(inputs).all():
+            raise CircuitError("an input angle is NaN or infinite; check the data fed to the circuit")
+        return weights, inputs, inputs.shape[0]
+
+
+def _check_shots(shots: int) -> int:
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0:
+        raise CircuitError(f"shots={shots!r}; use a positive integer, or None for exact expectation values")
+    return shots
+
+
+def sample_counts(probs: Tensor, shots: int, *, generator: torch.Generator | None = None) -> Tensor:
+    """Shot histograms ``[B, 2^n]`` drawn from the joint distributions ``probs`` ``[B, 2^n]``.
+
+    Exact multinomial sampling by recursive binomial splitting over the index bits, most
+    significant first: ``shots`` are split by the top bit's marginal, then each half by the
+    next bit's conditional probability, and so on — ``n`` vectorised binomial draws instead
+    of ``B · shots`` categorical draws. Equivalent in distribution to measuring ``shots``
+    full bitstrings and counting them.
+    """
+    shots = _check_shots(shots)
+    if probs.dim() != 2 or probs.shape[-1] < 2 or probs.shape[-1] & (probs.shape[-1] - 1):
+        raise ShapeError(f"probs have shape {tuple(probs.shape)}; need [B, 2^n] with n ≥ 1")
+    out_dtype = probs.dtype
+    probs = probs.detach().to(torch.float64).clamp_min(0)
+    batch, dim = probs.shape
+    # masses[l][:, j] = probability of the top-l-bit prefix j (pair sums, bottom up).
+    masses = [probs]
+    while masses[-1].shape[-1] > 1:
+        masses.append(masses[-1].reshape(batch, -1, 2).sum(-1))
+    masses.reverse()
+    counts = torch.full((batch, 1), float(shots), dtype=torch.float64, device=probs.device)
+    for parent, children in zip(masses[:-1], masses[1:]):
+        p_upper = (children[:, 1::2] / parent).nan_to_num_(0.0).clamp_(0.0, 1.0)
+        upper = torch.binomial(counts, p_upper, generator=generator)
+        counts = torch.stack([counts - upper, upper], dim=-1).reshape(batch, -1)
+    return counts.to(out_dtype)

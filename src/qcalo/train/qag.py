@@ -1,0 +1,348 @@
+"""Train a QAG by Maximum Mean Discrepancy: COBYLA (the seed's choice) or Adam (exact gradients).
+
+One **epoch** is one evaluation of the loss: ``k`` fresh images are generated (fresh
+randomizing angles, fresh shots) and compared with ``k`` real images drawn at random from
+the training set, both *encoded* (``PixelCodec``) into ⟨Z⟩ space. The loss is
+
+    MMD (biased V-statistic, average of six Gaussian kernels exp(−d²/(2 s)),
+    s = m · {0.1, 0.5, 1, 2, 5, 10}, m = median pairwise distance of encoded training images)
+    + λ · correlation loss                                      (λ = ``corr_weight``, default 0)
+
+following the DESY group's MUA convention (``notes/clic8.md`` §5a). With COBYLA an epoch is
+one objective evaluation (``maxiter = epochs``); with Adam it is one update.
+
+Every epoch's randomness derives from ``(seed, epoch)`` alone, and SciPy's COBYLA (PRIMA) is
+deterministic, so ``--resume`` *replays* the interrupted run from its recorded losses (no
+circuit is simulated for replayed epochs) and continues bit-identically.
+
+Monitors, logged per epoch to ``metrics.csv`` on a fresh set of ``monitor_images`` generated
+images against fixed subsets of the same size of the encoded training and validation sets:
+
+* ``mmd`` — the loss's MMD;
+* ``corr_loss`` — mean over the 64 entries of (ρ_gen − ρ_real)², Pearson matrices;
+* ``mse`` — mean over pixels of the squared difference of the mean images;
+* ``chi2`` — reduced χ² (ROOT "WW") of the energy-sum histograms, 30 bins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qcalo.configs import QAGConfig
+from qcalo.data.clic import ClicSplits
+from qcalo.exceptions import CheckpointError, ConfigError
+from qcalo.metrics import correlation_loss, energy_sum_chi2, mean_squared_error, median_distance, mmd
+from qcalo.models.qag import QAG, PixelCodec
+from qcalo.train.rundir import MetricsLog, environment_record, prepare_run_dir, read_json, save_config, write_json
+
+__all__ = ["METRIC_COLUMNS", "TrainResult", "train_qag", "model_from_run", "epoch_generator"]
+
+METRIC_COLUMNS = (
+    "epoch", "loss",
+    "train_mmd", "val_mmd", "train_corr_loss", "val_corr_loss",
+    "train_mse", "val_mse", "train_chi2", "val_chi2", "seconds",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the run went and how it ended."""
+
+    run_dir: Path
+    epochs_done: int
+    final_loss: float
+    train_seconds: float
+    stop_reason: str
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0) -> tuple[torch.Generator, np.random.Generator]:
+    """Independent torch and numpy generators for one epoch (and stream), from the seed alone."""
+    words = np.random.SeedSequence([seed, epoch, stream]).generate_state(2, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(words[0] >> np.uint64(1))), np.random.default_rng(int(words[1]))
+
+
+def build_model(config: QAGConfig) -> QAG:
+    """The QAG a config describes."""
+    dtype = torch.complex64 if config.dtype == "complex64" else torch.complex128
+    return QAG(
+        config.n_pixels,
+        config.ansatz,
+        n_layers=config.n_layers,
+        sigma2=config.sigma2,
+        shots=config.shots,
+        sampling=config.sampling,
+        dtype=dtype,
+    )
+
+
+class _Monitor:
+    """Per-epoch monitors on fixed train/val subsets (encoded space)."""
+
+    def __init__(self, model: QAG, config: QAGConfig, encoded: dict[str, np.ndarray], bandwidth: float) -> None:
+        self.model, self.config, self.bandwidth = model, config, bandwidth
+        rng = np.random.default_rng([config.seed, 7])
+        n = config.monitor_images
+        self.reference = {
+            split: torch.as_tensor(images[rng.choice(len(images), min(n, len(images)), replace=False)])
+            for split, images in encoded.items()
+        }
+
+    def __call__(self, weights: np.ndarray, epoch: int) -> dict[str, float]:
+        generator, _ = epoch_generator(self.config.seed, epoch, stream=1)
+        with torch.no_grad():
+            z = self.model.sample_z(weights, self.config.monitor_images, generator=generator).double()
+        row: dict[str, float] = {}
+        for split, real in self.reference.items():
+            row[f"{split}_mmd"] = float(mmd(z, real, scale=self.bandwidth))
+            row[f"{split}_corr_loss"] = float(correlation_loss(z, real))
+            row[f"{split}_mse"] = float(mean_squared_error(z, real))
+            row[f"{split}_chi2"] = float(energy_sum_chi2(z.numpy(), real.numpy()))
+        return row
+
+
+class _Trainer:
+    """Holds one run's state; ``loss_at`` is the objective for both optimizers."""
+
+    def __init__(self, config: QAGConfig, data: ClicSplits, run_dir: Path, *, resume: bool, progress: Callable[[int, float], None] | None) -> None:
+        self.config, self.run_dir, self.progress = config, run_dir, progress
+        self.model = build_model(config)
+        self.codec = PixelCodec.from_images(data.train)
+        encoded = {"train": self.codec.encode(data.train), "val": self.codec.encode(data.val)}
+        self.train_encoded = torch.as_tensor(encoded["train"])
+        self.bandwidth = median_distance(encoded["train"], seed=config.seed)
+        self.monitor = _Monitor(self.model, config, encoded, self.bandwidth)
+        self.losses: list[float] = []
+        self.digests: list[str] = []
+        self.replay: list[tuple[float, str]] = []
+        self.adam_state: dict | None = None
+        self.weights = self.model.init_weights(config.seed, spread=config.init_spread)
+        self.elapsed_before = 0.0
+        if resume:
+            self._load_checkpoint()
+        self.log = MetricsLog(run_dir / "metrics.csv", METRIC_COLUMNS, keep_epochs_below=len(self.replay) if resume else None)
+        self.started = time.perf_counter()
+        self.last_checkpoint = len(self.replay)
+
+    # -- objective ----------------------------------------------------------------------
+    def loss_at(self, weights: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """This epoch's loss (differentiable when ``weights`` requires grad)."""
+        epoch = len(self.losses)
+        generator, rng = epoch_generator(self.config.seed, epoch)
+        z = self.model.sample_z(weights, self.config.images, generator=generator).double()
+        real = self.train_encoded[rng.choice(len(self.train_encoded), self.config.images, replace=False)]
+        loss = mmd(z, real, scale=self.bandwidth)
+        if self.config.corr_weight:
+            loss = loss + self.config.corr_weight * correlation_loss(z, real)
+        return loss
+
+    def record(self, weights: np.ndarray, loss: float, *, current: np.ndarray | None = None) -> None:
+        """Book-keeping after a live epoch: metrics row, progress, periodic checkpoint.
+
+        ``weights`` were evaluated; ``current`` (default: the same) is where training now stands.
+        """
+        epoch = len(self.losses)
+        self.losses.append(loss)
+        self.digests.append(_digest(weights))
+        self.weights = np.array(weights if current is None else current, dtype=np.float64)
+        if epoch % self.config.monitor_every == 0 or epoch == self.config.epochs - 1:
+            row = {"epoch": epoch, "loss": loss, "seconds": self.seconds(), **self.monitor(weights, epoch)}
+            self.log.append(row)
+        if self.progress is not None:
+            self.progress(epoch, loss)
+        if epoch + 1 - self.last_checkpoint >= self.config.checkpoint_every:
+            self.checkpoint()
+
+    def replayed(self, weights: np.ndarray) -> float | None:
+        """The recorded loss if this epoch is being replayed after ``--resume``."""
+        epoch = len(self.losses)
+        if epoch >= len(self.replay):
+            return None
+        loss, digest = self.replay[epoch]
+        if _digest(weights) != digest:
+            raise CheckpointError(
+                f"{self.run_dir}: resumed run diverged from the recording at epoch {epoch} "
+                "(different qcalo/SciPy version?); train again without --resume"
+            )
+        self.losses.append(loss)
+        self.digests.append(digest)
+        self.weights = np.array(weights, dtype=np.float64)
+        return loss
+
+    # -- state --------------------------------------------------------------------------
+    def seconds(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def checkpoint(self, extra: dict | None = None) -> None:
+        payload = {
+            "epoch": len(self.losses),
+            "losses": self.losses,
+            "digests": self.digests,
+            "weights": self.weights.tolist(),
+            "elapsed_seconds": self.seconds(),
+            "adam_state": self.adam_state,
+            **(extra or {}),
+        }
+        write_json(self.run_dir / "checkpoint.json", payload)
+        self.last_checkpoint = len(self.losses)
+
+    def _load_checkpoint(self) -> None:
+        state = read_json(self.run_dir / "checkpoint.json")
+        try:
+            self.replay = list(zip(state["losses"], state["digests"], strict=True))
+            self.elapsed_before = float(state["elapsed_seconds"])
+            self.adam_state = state.get("adam_state")
+            self.resume_weights = np.asarray(state["weights"], dtype=np.float64)
+            self.weights = self.resume_weights.copy()
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{self.run_dir}/checkpoint.json is incomplete ({error}); train again without --resume") from None
+
+
+def _digest(weights: np.ndarray | torch.Tensor) -> str:
+    array = np.ascontiguousarray(np.asarray(weights.detach() if isinstance(weights, torch.Tensor) else weights, dtype=np.float64))
+    return hashlib.sha1(array.tobytes()).hexdigest()[:16]
+
+
+def _run_cobyla(trainer: _Trainer) -> tuple[np.ndarray, str]:
+    from scipy.optimize import minimize
+
+    config = trainer.config
+    minimum = trainer.model.n_params + 2
+    if config.epochs < minimum:
+        raise ConfigError(
+            f"epochs={config.epochs} is below COBYLA's minimum of n_params + 2 = {minimum} for this ansatz; "
+            "raise --epochs or use --optimizer adam"
+        )
+
+    def objective(weights: np.ndarray) -> float:
+        cached = trainer.replayed(weights)
+        if cached is not None:
+            return cached
+        with torch.no_grad():
+            loss = float(trainer.loss_at(weights))
+        trainer.record(weights, loss)
+        return loss
+
+    result = minimize(
+        objective,
+        trainer.model.init_weights(config.seed, spread=config.init_spread),
+        method="COBYLA",
+        options={"maxiter": config.epochs, "rhobeg": config.rhobeg, "tol": config.tol},
+    )
+    return np.asarray(result.x, dtype=np.float64), str(result.message)
+
+
+def _run_adam(trainer: _Trainer) -> tuple[np.ndarray, str]:
+    config = trainer.config
+    start = trainer.resume_weights if trainer.replay else trainer.weights
+    weights = torch.nn.Parameter(torch.as_tensor(start, dtype=trainer.model.simulator.real_dtype))
+    optimizer = torch.optim.Adam([weights], lr=config.learning_rate)
+    if trainer.adam_state:
+        optimizer.load_state_dict(_adam_state_from_json(trainer.adam_state))
+    trainer.losses = [loss for loss, _ in trainer.replay]
+    trainer.digests = [digest for _, digest in trainer.replay]
+    for _epoch in range(len(trainer.losses), config.epochs):
+        optimizer.zero_grad()
+        loss = trainer.loss_at(weights)
+        loss.backward()
+        evaluated = weights.detach().double().numpy().copy()
+        optimizer.step()
+        trainer.adam_state = _adam_state_to_json(optimizer.state_dict())
+        trainer.record(evaluated, float(loss.detach()), current=weights.detach().double().numpy().copy())
+    return trainer.weights, f"Adam: {config.epochs} updates done"
+
+
+def _adam_state_to_json(state: dict) -> dict:
+    return {
+        "state": {str(k): {n: (v.tolist() if isinstance(v, torch.Tensor) else v) for n, v in s.items()} for k, s in state["state"].items()},
+        "param_groups": state["param_groups"],
+    }
+
+
+def _adam_state_from_json(state: dict) -> dict:
+    return {
+        "state": {int(k): {n: torch.tensor(v) for n, v in s.items()} for k, s in state["state"].items()},
+        "param_groups": state["param_groups"],
+    }
+
+
+def train_qag(
+    config: QAGConfig,
+    data: ClicSplits,
+    run_dir: Path | str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train a QAG on ``data``; everything lands in ``run_dir``.
+
+    Args:
+        config: validated settings (``qcalo.configs.load_qag_config``).
+        data: train/val/test images (only train and val are used here).
+        run_dir: output folder (created).
+        resume: continue the run in ``run_dir`` from its last checkpoint.
+        overwrite: replace an existing run in ``run_dir``.
+        progress: called as ``progress(epoch, loss)`` after each live epoch.
+    """
+    run_dir = Path(run_dir)
+    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    if resume:
+        from qcalo.configs import load_qag_config
+
+        saved = load_qag_config(run_dir / "config.yaml")
+        if saved != config:
+            raise CheckpointError(f"{run_dir}: the config differs from the saved one; resume with the run's own config.yaml")
+    torch.set_num_threads(config.threads)
+    save_config(run_dir, config)
+    if not resume:
+        write_json(run_dir / "environment.json", environment_record(data_source=data.source, data_location=str(data.location)))
+    trainer = _Trainer(config, data, run_dir, resume=resume, progress=progress)
+    try:
+        weights, message = (_run_cobyla if config.optimizer == "cobyla" else _run_adam)(trainer)
+    except KeyboardInterrupt:
+        trainer.checkpoint()
+        raise
+    trainer.weights = weights
+    trainer.checkpoint({"finished": True})
+    train_seconds = trainer.seconds()
+    write_json(
+        run_dir / "model.json",
+        {
+            "kind": "qag",
+            "weights": weights.tolist(),
+            "codec_scale": list(trainer.codec.scale),
+            "mmd_bandwidth_encoded": trainer.bandwidth,
+            "n_params": trainer.model.n_params,
+        },
+    )
+    summary = {
+        "epochs_done": len(trainer.losses),
+        "final_loss": trainer.losses[-1] if trainer.losses else math.nan,
+        "train_seconds": train_seconds,
+        "stop_reason": message,
+        "n_params": trainer.model.n_params,
+    }
+    write_json(run_dir / "train_summary.json", summary)
+    return TrainResult(run_dir, summary["epochs_done"], summary["final_loss"], train_seconds, message)
+
+
+def model_from_run(run_dir: Path | str) -> tuple[QAG, np.ndarray, PixelCodec, QAGConfig]:
+    """Rebuild the trained model of a finished run: ``(qag, weights, codec, config)``."""
+    from qcalo.configs import load_qag_config
+
+    run_dir = Path(run_dir)
+    config = load_qag_config(run_dir / "config.yaml")
+    saved = read_json(run_dir / "model.json")
+    model = build_model(config)
+    weights = np.asarray(saved["weights"], dtype=np.float64)
+    if weights.shape != (model.n_params,):
+        raise CheckpointError(f"{run_dir}/model.json has {weights.size} weights, the model needs {model.n_params}")
+    return model, weights, PixelCodec(tuple(saved["codec_scale"])), config
