@@ -10,8 +10,9 @@ objective is a smooth deterministic function of the constants), then runs
 (relative, in units of the 10 % tolerance) and the 28 off-diagonal Pearson correlations
 (absolute, in units of the 0.1 tolerance), starting from the shipped constants. A second
 pass minimises the sum of the residuals' 8th powers, a smooth stand-in for the worst
-residual, which is what the tolerances bound. It prints the fitted :class:`~qcalo.data.synthetic.ShowerModel`, to be
-pasted into ``src/qcalo/data/synthetic.py``, and the deviations of a fresh sample.
+residual, which is what the tolerances bound. It prints the fitted
+:class:`~qcalo.data.synthetic.ShowerModel`, to be pasted into ``src/qcalo/data/synthetic.py``,
+and the deviations of a fresh sample.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -12,7 +13,6 @@ import pytest
 from qcalo.data.clic import MAX_ENERGY, SYNTHETIC_SIZES, profile_to_pixels
 from qcalo.data.synthetic import (
     CLIC_SHOWER_MODEL,
-    ShowerModel,
     draw_standard,
     layer_profiles,
     synthetic_clic,
@@ -129,5 +129,5 @@ def test_bad_arguments() -> None:
     with pytest.raises(ConfigError, match="sizes"):
         synthetic_clic_splits(sizes=(1, 2))
     with pytest.raises(ConfigError, match="log_corr"):
-        ShowerModel(**{**CLIC_SHOWER_MODEL.__dict__, "log_corr": 1.0})
+        dataclasses.replace(CLIC_SHOWER_MODEL, log_corr=1.0)
     assert synthetic_clic(0).shape == (0, 8)

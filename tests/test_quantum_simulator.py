@@ -291,15 +291,16 @@ def shot_circuits() -> list[Circuit]:
     ]
 
 
+@pytest.mark.parametrize("method", ["numpy", "tree"])
 @pytest.mark.parametrize("circuit", shot_circuits(), ids=repr)
-def test_joint_counts_fit_exact_probabilities(circuit) -> None:
-    """sample_counts histograms pass a chi-square test per row and summed over repetitions."""
+def test_joint_counts_fit_exact_probabilities(circuit, method) -> None:
+    """Both samplers' histograms pass a chi-square test per row and summed over repetitions."""
     rng = np.random.default_rng(5)
     w, x = random_arguments(rng, circuit, batch=2)
     sim = StatevectorSimulator(circuit)
     probs = sim.probabilities(torch.tensor(w), torch.tensor(x))
     repetitions = probs.repeat_interleave(50, dim=0)  # [2 * 50, 2^n]
-    counts = sample_counts(repetitions, 2000, generator=torch.Generator().manual_seed(11))
+    counts = sample_counts(repetitions, 2000, generator=torch.Generator().manual_seed(11), method=method)
     assert counts.shape == repetitions.shape
     assert torch.equal(counts.sum(-1), torch.full((100,), 2000.0, dtype=torch.float64))
     assert torch.equal(counts, counts.round()) and bool((counts >= 0).all())
@@ -316,6 +317,8 @@ def test_chisquare_helper_rejects_a_wrong_distribution() -> None:
     probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64)
     counts = sample_counts(probs, 20000, generator=torch.Generator().manual_seed(0))[0].numpy()
     assert pooled_chisquare(counts, probs[0].numpy()) > 1e-3
+    tree = sample_counts(probs, 20000, generator=torch.Generator().manual_seed(0), method="tree")[0].numpy()
+    assert pooled_chisquare(tree, np.array([0.45, 0.35, 0.15, 0.05])) < 1e-3
     assert pooled_chisquare(counts, np.array([0.45, 0.35, 0.15, 0.05])) < 1e-3
 
 
@@ -672,6 +675,8 @@ def test_sample_counts_refuses_bad_shots(shots) -> None:
     probs = torch.full((1, 4), 0.25, dtype=torch.float64)
     with raises_one_line(CircuitError, f"shots={shots!r}"):
         sample_counts(probs, shots)
+    with pytest.raises(CircuitError, match="method"):
+        sample_counts(torch.full((1, 2), 0.5), 10, method="bogus")
 
 
 @pytest.mark.parametrize("shape", [(4,), (1, 3)])

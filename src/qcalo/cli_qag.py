@@ -21,6 +21,16 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _config_path(config: Optional[Path]) -> Optional[Path]:
+    """A YAML path as given, or a packaged config by name (``qag-clic8-adam``)."""
+    from qcalo.configs import default_config_path
+
+    if config is None or config.suffix or config.exists():
+        return config
+    packaged = default_config_path(str(config))
+    return packaged if packaged.is_file() else config
+
+
 def _load_data(data: Optional[Path], n_pixels: int):  # noqa: ANN202 - lazy import of the type
     from qcalo.data.clic import SyntheticDataWarning, load_clic
 
@@ -40,7 +50,7 @@ def _train() -> None:
 @train_app.command("qag")
 def train_qag_command(
     out: Path = typer.Option(Path("runs/qag"), "--out", "-o", help="Run directory to create (or resume)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; default: seed 000 Table 1."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config, or a packaged name: qag-clic8 (seed 000 Table 1, default) or qag-clic8-adam."),
     data: Optional[Path] = typer.Option(None, "--data", help="Folder with clic_8px_{train,val,test}.h5 (else $QCALO_DATA, else the cache dir)."),
     ansatz: Optional[str] = typer.Option(None, help="clic8, mera-up or hea."),
     n_layers: Optional[int] = typer.Option(None, "--layers", help="Ansatz depth."),
@@ -62,7 +72,7 @@ def train_qag_command(
     try:
         if resume and not (out / "checkpoint.json").is_file():
             raise QcaloError(f"{out} holds no run to resume (no checkpoint.json); train without --resume")
-        source = out / "config.yaml" if resume and config is None else config
+        source = out / "config.yaml" if resume and config is None else _config_path(config)
         settings = load_qag_config(
             source, ansatz=ansatz, n_layers=n_layers, epochs=epochs, images=images, shots=shots,
             sigma2=sigma2, optimizer=optimizer, corr_weight=corr_weight, seed=seed,

@@ -1,7 +1,9 @@
 """Run configurations: pydantic schemas and the YAML files that reproduce the sources' tables.
 
 ``qag-clic8.yaml`` holds Table 1 of seed 000 (k = 50 images, 600 epochs, 2048 shots,
-σ² = 0.5, COBYLA tol 0.004 and rhobeg 5.593).
+σ² = 0.5, COBYLA tol 0.004 and rhobeg 5.593): the default.
+``qag-clic8-adam.yaml`` is qcalo's recipe: the same model family trained by Adam with exact
+gradients through the simulator (k = 256, cosine step size, λ = 0.3 correlation term).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class QAGConfig(BaseModel):
     optimizer: Literal["cobyla", "adam"] = "cobyla"
     tol: float = Field(0.004, gt=0, description="COBYLA final trust-region radius")
     rhobeg: float = Field(5.593, gt=0, description="COBYLA initial trust-region radius")
-    learning_rate: float = Field(0.05, gt=0, description="Adam step size")
+    learning_rate: float = Field(0.05, gt=0, description="Adam step size (the start of the schedule)")
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="Adam step-size schedule")
+    lr_min: float = Field(0.002, gt=0, description="final step size of the cosine schedule")
     corr_weight: float = Field(0.0, ge=0, description="λ: loss = MMD + λ · correlation loss")
     init_spread: float = Field(0.1, ge=0, description="sd of the initial angles around 0")
     monitor_images: int = Field(250, ge=10, description="images per epoch for the train/val monitors")
@@ -54,9 +58,9 @@ class QAGConfig(BaseModel):
         return name
 
 
-def default_config_path() -> Path:
-    """The packaged Table 1 configuration."""
-    return Path(str(resources.files("qcalo.configs") / "qag-clic8.yaml"))
+def default_config_path(name: str = "qag-clic8") -> Path:
+    """A packaged configuration (default: Table 1)."""
+    return Path(str(resources.files("qcalo.configs") / f"{name}.yaml"))
 
 
 def load_qag_config(path: Path | str | None = None, **overrides: Any) -> QAGConfig:

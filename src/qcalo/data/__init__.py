@@ -1,7 +1,10 @@
 """Data sets for qcalo: the CLIC N-pixel showers, their synthetic stand-in, and downloads.
 
->>> from qcalo.data import load_clic
->>> splits = load_clic()  # real files if present, else the synthetic stand-in (with a warning)
+``load_clic`` returns the real files when they are found, else the synthetic stand-in and a
+:class:`SyntheticDataWarning`::
+
+    from qcalo.data import load_clic
+    splits = load_clic("~/data")  # looks in ~/data and ~/data/clic8
 """
 
 from __future__ import annotations

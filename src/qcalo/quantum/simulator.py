@@ -23,6 +23,7 @@ inputs. Qubit ``i`` is bit ``i`` of the basis-state index (little-endian, as in 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -156,7 +157,9 @@ class StatevectorSimulator:
         psi = self._product_state(next(stages), weights, inputs, batch)
         for stage in stages:
             if isinstance(stage, _Permutation):
-                psi = psi[:, stage.perm] if stage.sign is None else psi[:, stage.perm] * stage.sign
+                psi = psi.index_select(1, stage.perm)
+                if stage.sign is not None:
+                    psi = psi * stage.sign
             else:
                 psi = self._apply_layer(stage, psi, weights, inputs)
         return psi
@@ -218,26 +221,48 @@ class StatevectorSimulator:
 
     # -- compilation ------------------------------------------------------------------
     def _compile(self, ops: list[Op]) -> None:
-        """Split ops into alternating single-qubit layers and permutation runs."""
-        pending: list[list[Op]] = [[] for _ in range(self.n_qubits)]
-        run: list[Op] = []
-        first_layer_done = False
-        for op in ops:
-            if op.gate not in (Gate.CNOT, Gate.CZ):
-                pending[op.wires[0]].append(op)
-                continue
-            if any(pending[w] for w in op.wires) or not first_layer_done:
-                if run:
-                    self._stages.append(self._permutation(run))
-                    run = []
-                self._stages.append(self._single_qubit_layer(pending))
-                pending = [[] for _ in range(self.n_qubits)]
-                first_layer_done = True
-            run.append(op)
-        if run:
-            self._stages.append(self._permutation(run))
-        if any(pending) or not first_layer_done:
-            self._stages.append(self._single_qubit_layer(pending))
+        """Schedule the gate DAG into alternating single-qubit layers and permutation runs.
+
+        Gates on disjoint wires commute, so program order is only a partial order. Greedily:
+        every single-qubit gate that is ready (first in its wire's queue) joins the current
+        layer; then every two-qubit gate that is ready on both wires joins one permutation
+        run. A brick of ``CNOT·RY·CNOT`` couplings written pair by pair thus costs one layer
+        and two runs, not one of each per pair.
+        """
+        queues: list[deque[int]] = [deque() for _ in range(self.n_qubits)]
+        for index, op in enumerate(ops):
+            for wire in op.wires:
+                queues[wire].append(index)
+
+        def take(index: int) -> Op:
+            for wire in ops[index].wires:
+                queues[wire].popleft()
+            return ops[index]
+
+        remaining = len(ops)
+        while True:
+            layer: list[list[Op]] = [[] for _ in range(self.n_qubits)]
+            for wire, queue in enumerate(queues):
+                while queue and len(ops[queue[0]].wires) == 1:
+                    layer[wire].append(take(queue[0]))
+            taken = sum(map(len, layer))
+            if taken or not self._stages:  # the first stage is always the product layer
+                self._stages.append(self._single_qubit_layer(layer))
+            run: list[Op] = []
+            progress = True
+            while progress:
+                progress = False
+                for queue in queues:
+                    if queue and len(ops[queue[0]].wires) == 2 and all(queues[w][0] == queue[0] for w in ops[queue[0]].wires):
+                        run.append(take(queue[0]))
+                        progress = True
+            if run:
+                self._stages.append(self._permutation(run))
+            remaining -= taken + len(run)
+            if remaining == 0:
+                return
+            if not (taken or run):  # a DAG always has a ready gate; this would be a bug
+                raise RuntimeError("circuit scheduling made no progress")
 
     def _single_qubit_layer(self, per_wire: list[list[Op]]) -> _SingleQubitLayer:
         n = self.n_qubits
@@ -418,21 +443,53 @@ def _check_shots(shots: int) -> int:
     return shots
 
 
-def sample_counts(probs: Tensor, shots: int, *, generator: torch.Generator | None = None) -> Tensor:
+def sample_counts(
+    probs: Tensor,
+    shots: int,
+    *,
+    generator: torch.Generator | None = None,
+    method: Literal["auto", "numpy", "tree"] = "auto",
+) -> Tensor:
     """Shot histograms ``[B, 2^n]`` drawn from the joint distributions ``probs`` ``[B, 2^n]``.
 
-    Exact multinomial sampling by recursive binomial splitting over the index bits, most
-    significant first: ``shots`` are split by the top bit's marginal, then each half by the
-    next bit's conditional probability, and so on — ``n`` vectorised binomial draws instead
-    of ``B · shots`` categorical draws. Equivalent in distribution to measuring ``shots``
-    full bitstrings and counting them.
+    Equivalent in distribution to measuring ``shots`` full bitstrings per row and counting
+    them (exact multinomial sampling, cross-qubit correlations included). Two exact methods:
+
+    * ``"numpy"`` — NumPy's C multinomial, seeded from ``generator``; the fastest on CPU
+      (~0.8 ms for 50 × 256 categories × 2048 shots against ~1.2 ms for the tree).
+    * ``"tree"`` — recursive binomial splitting over the index bits, most significant first:
+      ``n`` vectorised ``torch.binomial`` draws; stays on the tensor's device (CUDA).
+
+    ``"auto"`` picks ``"numpy"`` on CPU and ``"tree"`` elsewhere.
     """
     shots = _check_shots(shots)
     if probs.dim() != 2 or probs.shape[-1] < 2 or probs.shape[-1] & (probs.shape[-1] - 1):
         raise ShapeError(f"probs have shape {tuple(probs.shape)}; need [B, 2^n] with n ≥ 1")
+    if method == "auto":
+        method = "numpy" if probs.device.type == "cpu" else "tree"
     out_dtype = probs.dtype
     probs = probs.detach().to(torch.float64).clamp_min(0)
-    batch, dim = probs.shape
+    if method == "numpy":
+        counts = _numpy_counts(probs, shots, generator)
+    elif method == "tree":
+        counts = _tree_counts(probs, shots, generator)
+    else:
+        raise CircuitError(f"method={method!r}; use 'auto', 'numpy' or 'tree'")
+    return counts.to(out_dtype)
+
+
+def _numpy_counts(probs: Tensor, shots: int, generator: torch.Generator | None) -> Tensor:
+    import numpy as np
+
+    # One 63-bit seed from the torch generator keeps runs reproducible from a single seed.
+    seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator).item())
+    p = probs.cpu().numpy()
+    p = p / p.sum(axis=1, keepdims=True)
+    return torch.from_numpy(np.random.default_rng(seed).multinomial(shots, p)).to(torch.float64)
+
+
+def _tree_counts(probs: Tensor, shots: int, generator: torch.Generator | None) -> Tensor:
+    batch = probs.shape[0]
     # masses[l][:, j] = probability of the top-l-bit prefix j (pair sums, bottom up).
     masses = [probs]
     while masses[-1].shape[-1] > 1:
@@ -443,4 +500,4 @@ def sample_counts(probs: Tensor, shots: int, *, generator: torch.Generator | Non
         p_upper = (children[:, 1::2] / parent).nan_to_num_(0.0).clamp_(0.0, 1.0)
         upper = torch.binomial(counts, p_upper, generator=generator)
         counts = torch.stack([counts - upper, upper], dim=-1).reshape(batch, -1)
-    return counts.to(out_dtype)
+    return counts

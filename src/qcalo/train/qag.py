@@ -248,7 +248,9 @@ def _run_adam(trainer: _Trainer) -> tuple[np.ndarray, str]:
         optimizer.load_state_dict(_adam_state_from_json(trainer.adam_state))
     trainer.losses = [loss for loss, _ in trainer.replay]
     trainer.digests = [digest for _, digest in trainer.replay]
-    for _epoch in range(len(trainer.losses), config.epochs):
+    for epoch in range(len(trainer.losses), config.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, epoch)
         optimizer.zero_grad()
         loss = trainer.loss_at(weights)
         loss.backward()
@@ -257,6 +259,17 @@ def _run_adam(trainer: _Trainer) -> tuple[np.ndarray, str]:
         trainer.adam_state = _adam_state_to_json(optimizer.state_dict())
         trainer.record(evaluated, float(loss.detach()), current=weights.detach().double().numpy().copy())
     return trainer.weights, f"Adam: {config.epochs} updates done"
+
+
+def learning_rate(config: QAGConfig, epoch: int) -> float:
+    """Adam's step size at ``epoch``: constant, or cosine from ``learning_rate`` to ``lr_min``.
+
+    A function of the epoch alone (no scheduler state), so a resumed run continues exactly.
+    """
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    progress = epoch / max(1, config.epochs - 1)
+    return config.lr_min + (config.learning_rate - config.lr_min) * (1 + math.cos(math.pi * progress)) / 2
 
 
 def _adam_state_to_json(state: dict) -> dict:
