@@ -280,7 +280,7 @@ class QAG:
         if not weights.requires_grad:
             return self.simulator.expval_z(weights, angles, shots=self.shots, generator=generator, sampling=self.sampling)
         probs = self.simulator.probabilities(weights, angles)
-        z_exact = probs @ self.simulator.z_signs
+        z_exact = (probs @ self.simulator.z_signs).clamp(-1, 1)
         z_shots = self.simulator.expval_from_probabilities(probs, shots=self.shots, generator=generator, sampling=self.sampling)
         return z_exact + (z_shots - z_exact).detach()
 

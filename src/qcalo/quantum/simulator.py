@@ -94,6 +94,7 @@ class _SingleQubitLayer:
     step_index: Tensor | None  # [depth, n] into cat(rotations, padding); None = plain reshape
     depth: int
     groups: list[_WireGroup]
+    reads: dict  # AngleSource -> bool: which sources the layer's angles come from
 
 
 @dataclass
@@ -140,8 +141,15 @@ class StatevectorSimulator:
         self.device = torch.device(device)
         self._z_signs = z_signs(self.n_qubits, self.real_dtype, self.device)
         self._eye = torch.eye(2, dtype=dtype, device=self.device)
-        self._stages: list[_SingleQubitLayer | _Permutation] = []
-        self._compile(circuit.ops)
+        raw_plan = self._schedule(circuit.ops)
+        self._stages = [self._build(kind, ops) for kind, ops in raw_plan]
+        self._measure_stages, self._measure_perm, self._measure_z_signs = self._measurement_plan(raw_plan)
+        # Sources the pruned plan no longer reads at all still need (zero) gradients, not None.
+        self._pruned_sources = {
+            source
+            for source in (AngleSource.PARAM, AngleSource.INPUT)
+            if _reads(self._stages, source) and not _reads(self._measure_stages, source)
+        }
 
     # -- public API -------------------------------------------------------------------
     def state(self, weights: Tensor, inputs: Tensor | None = None, *, batch_size: int | None = None) -> Tensor:
@@ -152,9 +160,13 @@ class StatevectorSimulator:
             inputs: ``[B, n_inputs]`` real tensor of per-sample angles (may be ``None`` when
                 the circuit reads no inputs; then ``batch_size`` sets B, default 1).
         """
+        return self._run(self._stages, weights, inputs, batch_size)
+
+    def _run(self, plan: list, weights: Tensor, inputs: Tensor | None, batch_size: int | None) -> Tensor:
         weights, inputs, batch = self._check_inputs(weights, inputs, batch_size)
-        stages = iter(self._stages)
-        psi = self._product_state(next(stages), weights, inputs, batch)
+        stages = iter(plan)
+        first = next(stages)
+        psi = self._product_state(first, self._product_columns(first, weights, inputs), batch)
         for stage in stages:
             if isinstance(stage, _Permutation):
                 psi = psi.index_select(1, stage.perm)
@@ -166,8 +178,13 @@ class StatevectorSimulator:
 
     def probabilities(self, weights: Tensor, inputs: Tensor | None = None, *, batch_size: int | None = None) -> Tensor:
         """Basis-state probabilities ``|ψ_k|²``, shape ``[B, 2^n]`` (real)."""
-        psi = self.state(weights, inputs, batch_size=batch_size)
-        return psi.real.square() + psi.imag.square()
+        probs = self._measurement_probabilities(weights, inputs, batch_size)
+        return probs if self._measure_perm is None else probs.index_select(1, self._measure_perm)
+
+    def _measurement_probabilities(self, weights: Tensor, inputs: Tensor | None, batch_size: int | None) -> Tensor:
+        """Probabilities before the folded trailing permutation (pair with ``_measure_z_signs``)."""
+        psi = self._run(self._measure_stages, weights, inputs, batch_size)
+        return torch.view_as_real(psi).square().sum(-1)
 
     def expval_z(
         self,
@@ -189,10 +206,15 @@ class StatevectorSimulator:
         """
         if sampling not in ("joint", "marginal"):
             raise CircuitError(f"sampling={sampling!r}; use 'joint' or 'marginal'")
-        probs = self.probabilities(weights, inputs, batch_size=batch_size)
-        if shots is None:
-            return probs @ self._z_signs
-        return self.expval_from_probabilities(probs, shots=shots, generator=generator, sampling=sampling)
+        probs = self._measurement_probabilities(weights, inputs, batch_size)
+        if shots is not None:
+            return self._shot_estimates(probs, self._measure_z_signs, shots, generator, sampling)
+        expectation = probs @ self._measure_z_signs
+        if AngleSource.PARAM in self._pruned_sources and isinstance(weights, Tensor):
+            expectation = expectation + 0 * weights.sum()
+        if AngleSource.INPUT in self._pruned_sources and isinstance(inputs, Tensor):
+            expectation = expectation + 0 * inputs.sum()
+        return expectation
 
     @property
     def z_signs(self) -> Tensor:
@@ -208,19 +230,25 @@ class StatevectorSimulator:
         sampling: SamplingMode = "joint",
     ) -> Tensor:
         """Shot estimates of ⟨Z_i⟩ from basis-state probabilities ``[B, 2^n]`` (no gradient)."""
+        return self._shot_estimates(probs, self._z_signs, shots, generator, sampling)
+
+    @staticmethod
+    def _shot_estimates(
+        probs: Tensor, signs: Tensor, shots: int, generator: torch.Generator | None, sampling: SamplingMode
+    ) -> Tensor:
         shots = _check_shots(shots)
         with torch.no_grad():
             if sampling == "joint":
                 counts = sample_counts(probs, shots, generator=generator)
-                return counts @ self._z_signs / shots
+                return counts @ signs / shots
             if sampling == "marginal":
-                p_one = ((1 - probs @ self._z_signs) / 2).clamp(0, 1)
+                p_one = ((1 - probs @ signs) / 2).clamp(0, 1)
                 ones = torch.binomial(torch.full_like(p_one, shots), p_one, generator=generator)
                 return 1 - 2 * ones / shots
         raise CircuitError(f"sampling={sampling!r}; use 'joint' or 'marginal'")
 
     # -- compilation ------------------------------------------------------------------
-    def _compile(self, ops: list[Op]) -> None:
+    def _schedule(self, ops: list[Op]) -> list[tuple[str, list]]:
         """Schedule the gate DAG into alternating single-qubit layers and permutation runs.
 
         Gates on disjoint wires commute, so program order is only a partial order. Greedily:
@@ -240,14 +268,15 @@ class StatevectorSimulator:
             return ops[index]
 
         remaining = len(ops)
+        plan: list[tuple[str, list]] = []
         while True:
             layer: list[list[Op]] = [[] for _ in range(self.n_qubits)]
             for wire, queue in enumerate(queues):
                 while queue and len(ops[queue[0]].wires) == 1:
                     layer[wire].append(take(queue[0]))
             taken = sum(map(len, layer))
-            if taken or not self._stages:  # the first stage is always the product layer
-                self._stages.append(self._single_qubit_layer(layer))
+            if taken or not plan:  # the first stage is always the product layer
+                plan.append(("layer", layer))
             run: list[Op] = []
             progress = True
             while progress:
@@ -257,12 +286,44 @@ class StatevectorSimulator:
                         run.append(take(queue[0]))
                         progress = True
             if run:
-                self._stages.append(self._permutation(run))
+                plan.append(("run", run))
             remaining -= taken + len(run)
             if remaining == 0:
-                return
+                return plan
             if not (taken or run):  # a DAG always has a ready gate; this would be a bug
                 raise RuntimeError("circuit scheduling made no progress")
+
+    def _build(self, kind: str, ops: list) -> _SingleQubitLayer | _Permutation:
+        return self._single_qubit_layer(ops) if kind == "layer" else self._permutation(ops)
+
+    def _measurement_plan(self, raw_plan: list[tuple[str, list]]) -> tuple[list, Tensor | None, Tensor]:
+        """The stages ⟨Z⟩ needs, the folded trailing permutation, and the matching sign table.
+
+        Two exact simplifications for Z-basis readout: a trailing run of CNOT/CZ only relabels
+        basis states (and flips signs), so it moves into the Z-sign table; and RZ gates with
+        nothing but such runs after them are diagonal, so they cannot change any probability
+        (their gradients are exactly zero) and are dropped. ``state()`` keeps everything.
+        """
+        plan = [(kind, [list(w) for w in ops] if kind == "layer" else list(ops)) for kind, ops in raw_plan]
+        trailing: list[Op] = []
+        while True:
+            while plan[-1][0] == "run":
+                trailing = plan.pop()[1] + trailing
+            layer = plan[-1][1]
+            for wire_ops in layer:
+                while wire_ops and wire_ops[-1].gate is Gate.RZ:
+                    wire_ops.pop()
+            if any(layer) or len(plan) == 1:
+                break
+            plan.pop()
+        stages = [self._build(kind, ops) for kind, ops in plan]
+        if not trailing:
+            return stages, None, self._z_signs
+        perm = self._permutation(trailing).perm
+        inverse = torch.empty_like(perm)
+        inverse[perm] = torch.arange(perm.numel(), device=perm.device)
+        # probs_final[k] = probs_before[perm[k]], so Σ_k probs_final[k] z[k] = Σ_j probs_before[j] z[inverse[j]].
+        return stages, perm, self._z_signs[inverse].contiguous()
 
     def _single_qubit_layer(self, per_wire: list[list[Op]]) -> _SingleQubitLayer:
         n = self.n_qubits
@@ -303,6 +364,7 @@ class StatevectorSimulator:
             step_index=None if dense else step_index.to(self.device),
             depth=max(depth, 1),
             groups=self._wire_groups(),
+            reads={src: any(op.angle.source is src for (_s, _w, op) in rotations) for src in AngleSource},
         )
 
     def _wire_groups(self) -> list[_WireGroup]:
@@ -370,11 +432,15 @@ class StatevectorSimulator:
             fused = (steps[..., step, :, :, :, None] * fused[..., None, :, :]).sum(-2)
         return fused
 
-    def _product_state(self, layer: _SingleQubitLayer, weights: Tensor, inputs: Tensor | None, batch: int) -> Tensor:
+    def _product_columns(self, layer: _SingleQubitLayer, weights: Tensor, inputs: Tensor | None) -> Tensor:
+        """Each wire's 2-vector ``U_w|0⟩`` after the first layer: ``[..., n, 2]``."""
         steps = self._step_matrices(layer, weights, inputs)
-        columns = steps[..., 0, :, :, 0]  # [..., n, 2]: first gate applied to |0>
+        columns = steps[..., 0, :, :, 0]  # first gate applied to |0>
         for step in range(1, layer.depth):
             columns = (steps[..., step, :, :, :] * columns[..., None, :]).sum(-1)
+        return columns
+
+    def _product_state(self, layer: _SingleQubitLayer, columns: Tensor, batch: int) -> Tensor:
         psi = None
         for group in layer.groups:
             wires = columns[..., group.low : group.low + group.size, :]  # [..., g, 2]
@@ -435,6 +501,13 @@ class StatevectorSimulator:
         if not torch.isfinite(inputs).all():
             raise CircuitError("an input angle is NaN or infinite; check the data fed to the circuit")
         return weights, inputs, inputs.shape[0]
+
+
+def _reads(stages: list, source: AngleSource) -> bool:
+    """Whether any single-qubit layer in ``stages`` takes an angle from ``source``."""
+    return any(
+        isinstance(stage, _SingleQubitLayer) and bool(stage.reads.get(source, False)) for stage in stages
+    )
 
 
 def _check_shots(shots: int) -> int:
