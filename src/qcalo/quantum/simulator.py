@@ -92,13 +92,16 @@ class _SingleQubitLayer:
     source_index: Tensor  # [R] into the source vector
     source_scale: Tensor  # [R]
     constants: Tensor  # [C] constant angles
-    uses_inputs: bool
+    sources: frozenset[AngleSource]  # where the layer's angles come from
     generators: Tensor  # [R, 2, 2] complex, step-major
     padding: Tensor | None  # [F (+1), 2, 2] fixed gates (X, H, SX), then identity if a wire idles
     step_index: Tensor | None  # [depth, n] into cat(rotations, padding); None = plain reshape
     depth: int
     groups: list[_WireGroup]
-    reads: dict  # AngleSource -> bool: which sources the layer's angles come from
+
+    @property
+    def uses_inputs(self) -> bool:
+        return AngleSource.INPUT in self.sources
 
 
 @dataclass
@@ -335,7 +338,8 @@ class StatevectorSimulator:
         by_step = [(step, wire, wire_ops[step]) for step in range(depth) for wire, wire_ops in enumerate(per_wire) if step < len(wire_ops)]
         rotations = [(s, w, op) for (s, w, op) in by_step if op.gate not in FIXED_1Q]
         fixed = [(s, w, op) for (s, w, op) in by_step if op.gate in FIXED_1Q]
-        uses_inputs = any(op.angle.source is AngleSource.INPUT for (_s, _w, op) in rotations)
+        sources = frozenset(op.angle.source for (_s, _w, op) in rotations)
+        uses_inputs = AngleSource.INPUT in sources
         constants = [op.angle.value for (_s, _w, op) in rotations if op.angle.source is AngleSource.CONST]
         # Source layout: weights, then inputs (if read), then constants.
         offset = {
@@ -362,13 +366,12 @@ class StatevectorSimulator:
             source_index=torch.tensor(index, dtype=torch.long, device=self.device),
             source_scale=torch.tensor(scale, dtype=self.real_dtype, device=self.device),
             constants=torch.tensor(constants, dtype=self.real_dtype, device=self.device),
-            uses_inputs=uses_inputs,
+            sources=sources,
             generators=self._complex([_GENERATORS[op.gate] for (_s, _w, op) in rotations]).reshape(-1, 2, 2),
             padding=self._complex(padding).reshape(-1, 2, 2) if padding else None,
             step_index=None if dense else step_index.to(self.device),
             depth=max(depth, 1),
             groups=self._wire_groups(),
-            reads={src: any(op.angle.source is src for (_s, _w, op) in rotations) for src in AngleSource},
         )
 
     def _wire_groups(self) -> list[_WireGroup]:
@@ -510,7 +513,7 @@ class StatevectorSimulator:
 def _reads(stages: list, source: AngleSource) -> bool:
     """Whether any single-qubit layer in ``stages`` takes an angle from ``source``."""
     return any(
-        isinstance(stage, _SingleQubitLayer) and bool(stage.reads.get(source, False)) for stage in stages
+        isinstance(stage, _SingleQubitLayer) and source in stage.sources for stage in stages
     )
 
 
