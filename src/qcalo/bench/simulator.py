@@ -301,7 +301,12 @@ def _hybrid_bench(
 
 
 # -- entry points ------------------------------------------------------------------------
-def run_simulator_bench(repeats: int = 7, threads: int | None = None, quick: bool = False) -> dict:
+def run_simulator_bench(
+    repeats: int = 7,
+    threads: int | None = None,
+    quick: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Time qcalo, Qiskit Aer and PennyLane on the QAG and hybrid workloads.
 
     Args:
@@ -309,6 +314,7 @@ def run_simulator_bench(repeats: int = 7, threads: int | None = None, quick: boo
         threads: torch threads and Aer's ``max_parallel_threads``; ``None`` leaves both
             libraries at their defaults. torch's setting is restored on return.
         quick: 2 repeats and a large hybrid batch of 100 instead of 1000 (for tests).
+        progress: called with a short description before each workload starts.
 
     Returns:
         A JSON-ready dict: speedups (``qag_exact_speedup_vs_aer``,
@@ -330,9 +336,12 @@ def run_simulator_bench(repeats: int = 7, threads: int | None = None, quick: boo
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    report = progress or (lambda _message: None)
     try:
+        report(f"QAG workload: {QAG_QUBITS} qubits, B={QAG_BATCH}, exact and {SHOTS} shots")
         timings, checks = _qag_bench(repeats, threads, qml)
         for label, batch in (("b10", HYBRID_BATCHES[0]), ("b1000", large_batch)):
+            report(f"hybrid workload: {HYBRID_QUBITS} qubits, B={batch}, forward+backward")
             qcalo_ms, pennylane_ms, grad_diff = _hybrid_bench(batch, repeats, qml)
             timings[f"hybrid_{label}_qcalo"] = qcalo_ms
             timings[f"hybrid_{label}_pennylane"] = pennylane_ms
@@ -466,7 +475,13 @@ def main(
     Returns:
         The exit status: 0, or 1 when qcalo's and Aer's exact ⟨Z⟩ disagree.
     """
-    result = run_simulator_bench(repeats=repeats, threads=threads, quick=quick)
+    from rich.console import Console
+
+    status_console = Console(stderr=True)  # stdout stays clean for --json
+    with status_console.status("starting") as status:
+        result = run_simulator_bench(
+            repeats=repeats, threads=threads, quick=quick, progress=lambda message: status.update(f"timing {message}")
+        )
     if as_json:
         print(json.dumps(result, indent=2))
     else:
