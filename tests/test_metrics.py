@@ -139,6 +139,20 @@ def test_mmd_gradients_match_finite_differences(estimator):
     assert torch.autograd.gradcheck(lambda a, b: estimator(a, b, scale=0.9), (x, y))
 
 
+@pytest.mark.parametrize("estimator", [mmd, mmd_unbiased], ids=["biased", "unbiased"])
+def test_mmd_one_sided_gradient_equals_two_sided(estimator):
+    """Only x needing a gradient (the training case, n = 40) gives the same ∂/∂x as both."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(40, 8, dtype=torch.float64, generator=generator)
+    y = torch.randn(35, 8, dtype=torch.float64, generator=generator) + 0.2
+    one = x.clone().requires_grad_(True)
+    estimator(one, y, scale=2.0).backward()
+    both_x, both_y = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
+    estimator(both_x, both_y, scale=2.0).backward()
+    torch.testing.assert_close(one.grad, both_x.grad, rtol=1e-12, atol=1e-15)
+    assert both_y.grad.abs().sum() > 0
+
+
 def test_mmd_gradient_is_finite_for_duplicate_points():
     """Coinciding points (distance 0) give finite gradients (no sqrt at 0)."""
     x = torch.tensor([[0.1, 0.2], [0.1, 0.2], [0.3, 0.0]], dtype=torch.float64, requires_grad=True)

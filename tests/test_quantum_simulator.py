@@ -183,6 +183,89 @@ def test_thirteen_qubits_three_wire_groups_match_aer(random_circuit) -> None:
         np.testing.assert_allclose(psi, psi_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
 
 
+def local_brick_circuit(rng: np.random.Generator, n_qubits: int, n_layers: int) -> Circuit:
+    """Input layer, then bricks of neighbour CNOT/CZ (random direction) between weight and
+    constant single-qubit layers: the shape the simulator fuses into per-group blocks."""
+    circuit = Circuit(n_qubits)
+    for wire in range(n_qubits):
+        circuit.ry(wire, Angle.input(wire, 0.9))
+    index = 0
+    for layer in range(n_layers):
+        for wire in range(n_qubits):
+            gate = rng.choice(["rx", "ry", "rz", "h", "sx"])
+            if gate in ("h", "sx"):
+                getattr(circuit, gate)(wire)
+            else:
+                getattr(circuit, gate)(wire, Angle.param(index, float(rng.uniform(0.5, 2))))
+                index += 1
+        for a in range(layer % 2, n_qubits - 1, 2):
+            pair = (a, a + 1) if rng.random() < 0.5 else (a + 1, a)
+            (circuit.cnot if rng.random() < 0.7 else circuit.cz)(*pair)
+            circuit.ry(pair[1], Angle.param(index))
+            circuit.cnot(*pair)
+            index += 1
+    return circuit
+
+
+def fused_stage_count(circuit: Circuit) -> int:
+    sim = StatevectorSimulator(circuit)
+    return sum(isinstance(stage, simulator_module._FusedStage) for stage in sim._measure_stages + sim._stages)
+
+
+def test_fused_stages_match_aer() -> None:
+    """Stages fused into per-group dense blocks (local CNOT/CZ bricks, every QAG ansatz) match Aer."""
+    from qcalo.models.qag import ANSATZE, build_qag_circuit
+
+    rng = np.random.default_rng(17)
+    circuits = [local_brick_circuit(rng, n, 1 + n % 4) for n in range(2, 12)]
+    for circuit in circuits:
+        assert fused_stage_count(circuit) > 0, describe(circuit)  # the path under test is taken
+    # hea's CNOT ladder spans every wire, so it fuses nothing: it checks the mixed plan.
+    circuits += [build_qag_circuit(8, name, layers) for name in ANSATZE for layers in (1, 3)]
+    arguments = [random_arguments(rng, c) for c in circuits]
+    references = aer_reference(circuits, *zip(*arguments, strict=True))
+    for circuit, (w, x), (z_aer, psi_aer) in zip(circuits, arguments, references, strict=True):
+        z, psi = run_qcalo(circuit, w, x)
+        np.testing.assert_allclose(z, z_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
+        np.testing.assert_allclose(psi, psi_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
+
+
+@pytest.mark.parametrize("n_qubits", [3, 6, 8])
+def test_fused_stage_gradients_match_parameter_shift(n_qubits) -> None:
+    """Gradients through fused blocks (weights and inputs) equal the shift rule to 1e-6."""
+    rng = np.random.default_rng(40 + n_qubits)
+    circuit = local_brick_circuit(rng, n_qubits, 3)
+    assert fused_stage_count(circuit) > 0
+    weights, inputs = (torch.tensor(a) for a in random_arguments(rng, circuit))
+    coefficients = torch.tensor(rng.normal(size=n_qubits))
+    expected_w, expected_x = parameter_shift_gradients(circuit, weights, inputs, coefficients)
+    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients)
+    torch.testing.assert_close(got_w, expected_w, rtol=0, atol=1e-6)
+    torch.testing.assert_close(got_x, expected_x, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        (set(), [(0, 4), (4, 4)]),
+        ({(0, 1), (2, 3), (4, 5), (6, 7)}, [(0, 4), (4, 4)]),
+        ({(3, 4), (5, 1)}, "valid"),
+        ({(0, 7)}, None),  # spans 8 wires: more than one group may hold
+    ],
+)
+def test_partition_keeps_pairs_inside_groups(pairs, expected) -> None:
+    """Groups tile the wires, hold ≤ MAX_GROUP_WIRES each and never split a pair."""
+    partition = simulator_module._partition(8, pairs)
+    if expected != "valid":
+        assert partition == expected
+    if partition is None:
+        return
+    assert [w for low, size in partition for w in range(low, low + size)] == list(range(8))
+    assert all(size <= simulator_module.MAX_GROUP_WIRES for _, size in partition)
+    for a, b in pairs:
+        assert any(low <= min(a, b) and max(a, b) < low + size for low, size in partition)
+
+
 def test_circuits_without_inputs_broadcast_batch_size() -> None:
     """A circuit with no inputs uses batch_size rows, all equal to Aer's single answer."""
     circuit = Circuit(3).h(0).ry(1, Angle.param(0, 0.5)).cnot(0, 2).cz(1, 2).rx(2, Angle.param(1))

@@ -264,23 +264,77 @@ def _mmd_torch(
 ) -> torch.Tensor:
     """Differentiable kernel-averaged MMD on the inputs' dtype and device.
 
-    Builds the three distinct blocks (x-x, y-y, x-y) of the squared-distance matrix of
-    ``[x; y]`` once, then every kernel from them; no gather, so autograd stays cheap.
+    The gradient is computed analytically in the forward pass (:class:`_KernelMMD`): letting
+    autograd retrace six kernels over three ``n × m`` blocks made the backward 3–4× the
+    forward, the largest cost of a QAG training step after the simulator.
     """
-    centre = torch.cat([first, second]).mean(dim=0)  # translation-invariant; less cancellation
-    first, second = first - centre, second - centre
-    sq_dist_first = _sq_distances(first, first)
-    sq_dist_second = _sq_distances(second, second)
-    sq_dist_across = _sq_distances(first, second)
-    total = first.new_zeros(())
-    for bandwidth in bandwidths:
-        exponent_factor = -0.5 / bandwidth
-        total = total + (
-            _within_mean(torch.exp(sq_dist_first * exponent_factor), biased=biased)
-            + _within_mean(torch.exp(sq_dist_second * exponent_factor), biased=biased)
-            - 2.0 * torch.exp(sq_dist_across * exponent_factor).mean()
+    return _KernelMMD.apply(first, second, tuple(bandwidths), biased)
+
+
+class _KernelMMD(torch.autograd.Function):
+    """MMD with its gradient formed alongside the value.
+
+    With ``K(d²) = Σ_s e^{−d²/(2 s)}`` and ``K' = dK/d(d²)``, the x-x block contributes
+    ``(4 / N_xx) Σ_j K'(d²_ij) (x_i − x_j)`` to ``∂/∂x_i`` (each pair appears twice) and the
+    cross block ``−(4 / (n m)) Σ_j K'(d²_ij) (x_i − y_j)``; the same for ``y``; all divided by
+    the number of kernels. Two matrix products per sample, no per-kernel backward graph.
+    """
+
+    @staticmethod
+    def forward(ctx, first, second, bandwidths, biased):  # type: ignore[override]
+        factors = [-0.5 / bandwidth for bandwidth in bandwidths]
+        need_first, need_second = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        centre = torch.cat([first, second]).mean(dim=0)  # translation-invariant; less cancellation
+        first, second = first - centre, second - centre
+        n, m = first.shape[0], second.shape[0]
+        k_first, dk_first = _kernel_and_slope(_sq_distances(first, first), factors, need_first)
+        k_second, dk_second = _kernel_and_slope(_sq_distances(second, second), factors, need_second)
+        k_across, dk_across = _kernel_and_slope(_sq_distances(first, second), factors, need_first or need_second)
+        pairs_first = n * n if biased else n * (n - 1)
+        pairs_second = m * m if biased else m * (m - 1)
+        value = (
+            _within_mean(k_first, biased=biased)
+            + _within_mean(k_second, biased=biased)
+            - 2.0 * k_across.mean()
+        ) / len(factors)
+        grad_first = grad_second = None
+        if need_first:
+            grad_first = (
+                4.0 / pairs_first * (dk_first.sum(1, keepdim=True) * first - dk_first @ first)
+                - 4.0 / (n * m) * (dk_across.sum(1, keepdim=True) * first - dk_across @ second)
+            ) / len(factors)
+        if need_second:
+            grad_second = (
+                4.0 / pairs_second * (dk_second.sum(1, keepdim=True) * second - dk_second @ second)
+                - 4.0 / (n * m) * (dk_across.sum(0)[:, None] * second - dk_across.T @ first)
+            ) / len(factors)
+        ctx.save_for_backward(grad_first, grad_second)
+        return value
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):  # type: ignore[override]
+        grad_first, grad_second = ctx.saved_tensors
+        return (
+            None if grad_first is None else grad_output * grad_first,
+            None if grad_second is None else grad_output * grad_second,
+            None,
+            None,
         )
-    return total / len(bandwidths)
+
+
+def _kernel_and_slope(
+    sq_dist: torch.Tensor, factors: list[float], with_derivative: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``Σ_s e^{f_s d²}`` and (if asked) its derivative ``Σ_s f_s e^{f_s d²}`` w.r.t. ``d²``."""
+    kernel = torch.zeros_like(sq_dist)
+    derivative = torch.zeros_like(sq_dist) if with_derivative else None
+    for factor in factors:
+        term = torch.exp(sq_dist * factor)
+        kernel += term
+        if derivative is not None:
+            derivative += factor * term
+    return kernel, derivative
 
 
 def _sq_distances(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

@@ -98,6 +98,7 @@ class _SingleQubitLayer:
     step_index: Tensor | None  # [depth, n] into cat(rotations, padding); None = plain reshape
     depth: int
     groups: list[_WireGroup]
+    active_wires: frozenset[int] = frozenset()  # wires with at least one gate
 
     @property
     def uses_inputs(self) -> bool:
@@ -110,6 +111,37 @@ class _Permutation:
 
     perm: Tensor  # [2^n] int64
     sign: Tensor | None  # [2^n] real, None when all +1
+    ops: tuple[Op, ...] = ()  # the CNOT/CZ gates, kept for fusion
+
+    @property
+    def pairs(self) -> tuple[tuple[int, int], ...]:
+        return tuple(tuple(op.wires) for op in self.ops)
+
+
+@dataclass(frozen=True)
+class _FusedGroup:
+    """One group's share of a fused stage: its dense block is the product of ``steps``.
+
+    A step is ``(layer_position, group)`` — that layer's Kronecker block on these wires — or
+    ``(perm, sign)``: the run's CNOT/CZ restricted to these wires, as a signed permutation of
+    the group's ``2^size`` basis states.
+    """
+
+    group: _WireGroup
+    steps: tuple[tuple, ...]
+
+
+@dataclass
+class _FusedStage:
+    """Consecutive weight-only stages whose two-qubit gates all stay inside wire groups.
+
+    Per group, their product is one dense ``2^g × 2^g`` block, built from small matrices
+    each call; the state then takes one pass per group instead of one per original stage.
+    """
+
+    layers: list[_SingleQubitLayer]
+    groups: list[_FusedGroup]
+    sources: frozenset[AngleSource]
 
 
 class StatevectorSimulator:
@@ -149,8 +181,9 @@ class StatevectorSimulator:
         self._z_signs = z_signs(self.n_qubits, self.real_dtype, self.device)
         self._eye = torch.eye(2, dtype=dtype, device=self.device)
         raw_plan = self._schedule(circuit.ops)
-        self._stages = [self._build(kind, ops) for kind, ops in raw_plan]
-        self._measure_stages, self._measure_perm, self._measure_z_signs = self._measurement_plan(raw_plan)
+        self._stages = self._fuse([self._build(kind, ops) for kind, ops in raw_plan])
+        measure_stages, self._measure_perm, self._measure_z_signs = self._measurement_plan(raw_plan)
+        self._measure_stages = self._fuse(measure_stages)
         # Sources the pruned plan no longer reads at all still need (zero) gradients, not None.
         self._pruned_sources = {
             source
@@ -179,6 +212,8 @@ class StatevectorSimulator:
                 psi = psi.index_select(1, stage.perm)
                 if stage.sign is not None:
                     psi = psi * stage.sign
+            elif isinstance(stage, _FusedStage):
+                psi = self._apply_fused(stage, psi, weights)
             else:
                 psi = self._apply_layer(stage, psi, weights, inputs)
         return psi
@@ -191,7 +226,8 @@ class StatevectorSimulator:
     def _measurement_probabilities(self, weights: Tensor, inputs: Tensor | None, batch_size: int | None) -> Tensor:
         """Probabilities before the folded trailing permutation (pair with ``_measure_z_signs``)."""
         psi = self._run(self._measure_stages, weights, inputs, batch_size)
-        return torch.view_as_real(psi).square().sum(-1)
+        # Re² + Im² as two elementwise ops: a sum over a trailing axis of 2 is ~10× slower.
+        return psi.real.square() + psi.imag.square()
 
     def expval_z(
         self,
@@ -372,6 +408,7 @@ class StatevectorSimulator:
             step_index=None if dense else step_index.to(self.device),
             depth=max(depth, 1),
             groups=self._wire_groups(),
+            active_wires=frozenset(wire for wire, wire_ops in enumerate(per_wire) if wire_ops),
         )
 
     def _wire_groups(self) -> list[_WireGroup]:
@@ -385,31 +422,87 @@ class StatevectorSimulator:
         sizes = [n // n_groups + (1 if g < n % n_groups else 0) for g in range(n_groups)]
         groups, low = [], 0
         for size in sizes:
-            rows = basis_bits(size)  # [2^g, g]
-            i_bits = rows[:, None, :].expand(2**size, 2**size, size)
-            j_bits = rows[None, :, :].expand(2**size, 2**size, size)
-            flat = (2 * i_bits + j_bits).reshape(4**size, size).T  # [g, 4^g]
-            wire_offset = 4 * torch.arange(low, low + size)[:, None]
-            bits = basis_bits(size).T.contiguous().to(self.device)
-            groups.append(_WireGroup(low, size, (flat + wire_offset).to(self.device), bits))
+            groups.append(self._wire_group(low, size))
             low += size
         return groups
 
-    def _permutation(self, run: list[Op]) -> _Permutation:
-        dim = 2**self.n_qubits
-        index = torch.arange(dim)
-        perm = index.clone()
-        sign = torch.ones(dim, dtype=self.real_dtype)
-        for op in run:
-            a, b = op.wires
-            bit_a = (index >> a) & 1
-            if op.gate is Gate.CNOT:
-                mapped = index ^ (bit_a << b)  # CNOT is an involution on basis states
-                perm, sign = perm[mapped], sign[mapped]
+    def _wire_group(self, low: int, size: int) -> _WireGroup:
+        rows = basis_bits(size)  # [2^g, g]
+        i_bits = rows[:, None, :].expand(2**size, 2**size, size)
+        j_bits = rows[None, :, :].expand(2**size, 2**size, size)
+        flat = (2 * i_bits + j_bits).reshape(4**size, size).T  # [g, 4^g]
+        wire_offset = 4 * torch.arange(low, low + size)[:, None]
+        bits = basis_bits(size).T.contiguous().to(self.device)
+        return _WireGroup(low, size, (flat + wire_offset).to(self.device), bits)
+
+    # -- fusion -----------------------------------------------------------------------
+    def _fuse(self, stages: list) -> list:
+        """Merge runs of weight-only stages whose CNOT/CZ pairs fit inside wire groups.
+
+        Each merged run costs one pass over the state per group instead of one per stage;
+        the blocks are products of ``2^g × 2^g`` matrices, cheap next to a batch of states.
+        The first (product) stage and stages reading per-sample inputs are never merged.
+        """
+        stages = list(stages)
+        fused, index = [stages[0]], 1
+        while index < len(stages):
+            end, pairs, partition = index, set(), None
+            while end < len(stages) and _fusable(stages[end]):
+                grown = pairs | set(getattr(stages[end], "pairs", ()))
+                candidate = _partition(self.n_qubits, grown)
+                if candidate is None:
+                    head = self._fitting_head(stages[end], partition) if partition else None
+                    if head is not None:  # split the run: its head joins, the rest starts the next stage
+                        stages[end : end + 1] = head
+                        continue
+                    break
+                pairs, partition, end = grown, candidate, end + 1
+            run = stages[index:end]
+            if len(run) >= 2 and any(isinstance(stage, _Permutation) for stage in run):
+                fused.append(self._fused_stage(run, partition))
+                index = end
             else:
-                sign = sign * (1 - 2 * (bit_a & ((index >> b) & 1))).to(self.real_dtype)
-        has_sign = bool((sign < 0).any())
-        return _Permutation(perm.to(self.device), sign.to(self.device) if has_sign else None)
+                fused.append(stages[index])
+                index += 1
+        return fused
+
+    def _fitting_head(self, stage, partition: list[tuple[int, int]]) -> list[_Permutation] | None:
+        """Split a permutation run into (longest head inside ``partition`` 's groups, rest)."""
+        if not isinstance(stage, _Permutation):
+            return None
+        group_of = {wire: low for low, size in partition for wire in range(low, low + size)}
+        size = 0
+        while size < len(stage.ops) and len({group_of[w] for w in stage.ops[size].wires}) == 1:
+            size += 1
+        if size == 0:
+            return None
+        return [self._permutation(list(stage.ops[:size])), self._permutation(list(stage.ops[size:]))]
+
+    def _fused_stage(self, run: list, partition: list[tuple[int, int]]) -> _FusedStage:
+        layers = [stage for stage in run if isinstance(stage, _SingleQubitLayer)]
+        groups = []
+        for low, size in partition:
+            wires = set(range(low, low + size))
+            group = self._wire_group(low, size)
+            steps: list[tuple] = []
+            for stage in run:
+                if isinstance(stage, _SingleQubitLayer):
+                    if stage.active_wires & wires:
+                        steps.append((next(i for i, layer in enumerate(layers) if layer is stage), group))
+                else:
+                    local = [_shifted(op, -low) for op in stage.ops if op.wires[0] in wires]
+                    if not local:
+                        continue
+                    perm, sign = _signed_permutation(local, size, self.real_dtype)
+                    steps.append((perm.to(self.device), None if sign is None else sign.to(self.device)))
+            if steps:
+                groups.append(_FusedGroup(group, tuple(steps)))
+        sources = frozenset().union(*(layer.sources for layer in layers))
+        return _FusedStage(layers, groups, sources)
+
+    def _permutation(self, run: list[Op]) -> _Permutation:
+        perm, sign = _signed_permutation(run, self.n_qubits, self.real_dtype)
+        return _Permutation(perm.to(self.device), None if sign is None else sign.to(self.device), tuple(run))
 
     def _complex(self, values: list) -> Tensor:
         return torch.tensor(values, dtype=self.dtype, device=self.device)
@@ -459,18 +552,46 @@ class StatevectorSimulator:
 
     def _apply_layer(self, layer: _SingleQubitLayer, psi: Tensor, weights: Tensor, inputs: Tensor | None) -> Tensor:
         flat = self._fused_matrices(layer, weights, inputs).flatten(-3)  # [..., 4n]
+        return self._apply_blocks(psi, [(group, _kronecker_block(flat, group)) for group in layer.groups])
+
+    def _apply_fused(self, stage: _FusedStage, psi: Tensor, weights: Tensor) -> Tensor:
+        mats = [self._fused_matrices(layer, weights, None) for layer in stage.layers]
+        blocks = []
+        for fused_group in stage.groups:
+            block = None
+            for step in fused_group.steps:
+                if isinstance(step[0], int):  # a layer's Kronecker block on these wires
+                    factor = _kronecker_block(mats[step[0]].flatten(-3), step[1])
+                    block = factor if block is None else factor @ block
+                else:  # a signed permutation of the group's basis states: permute rows
+                    perm, sign = step
+                    if block is None:
+                        block = torch.eye(perm.numel(), dtype=self.dtype, device=self.device)
+                    block = block.index_select(0, perm)
+                    if sign is not None:
+                        block = block * sign[:, None]
+            blocks.append((fused_group.group, block))
+        return self._apply_blocks(psi, blocks)
+
+    def _apply_blocks(self, psi: Tensor, blocks: list[tuple[_WireGroup, Tensor]]) -> Tensor:
+        """Apply each ``[2^g, 2^g]`` (or per-sample ``[B, 2^g, 2^g]``) block to its wires."""
         batch, n = psi.shape[0], self.n_qubits
-        for group in layer.groups:
+        for group, block in blocks:
             dim = 2**group.size
-            block = flat[..., group.block_index].prod(dim=-2).reshape(*flat.shape[:-1], dim, dim)
-            if block.dim() == 2 and group.low == 0:
+            higher, lower = 2 ** (n - group.low - group.size), 2**group.low
+            if block.dim() == 3:  # per-sample block
+                psi = (block[:, None] @ psi.reshape(batch, higher, dim, lower)).reshape(batch, -1)
+            elif group.low == 0:
                 # Lowest wires: the contracted axis is the fastest one, so one plain mm does it.
                 psi = (psi.reshape(-1, dim) @ block.T).reshape(batch, -1)
-                continue
-            view = psi.reshape(batch, 2 ** (n - group.low - group.size), dim, 2**group.low)
-            if block.dim() == 3:  # per-sample block
-                block = block[:, None]
-            psi = (block @ view).reshape(batch, -1)
+            elif higher == 1:
+                # Highest wires: one small matmul per sample. Explicit bmm, not ``@``: matmul
+                # folds differently when an operand requires grad, which would change round-off.
+                psi = torch.bmm(block.expand(batch, dim, dim), psi.reshape(batch, dim, lower)).reshape(batch, -1)
+            else:
+                # Middle wires: einsum moves the contracted axis first and does one mm, far
+                # cheaper than thousands of tiny batched products.
+                psi = torch.einsum("ij,bhjl->bhil", block, psi.reshape(batch, higher, dim, lower)).reshape(batch, -1)
         return psi
 
     def _check_inputs(
@@ -510,10 +631,67 @@ class StatevectorSimulator:
         return weights, inputs, inputs.shape[0]
 
 
+def _kronecker_block(flat: Tensor, group: _WireGroup) -> Tensor:
+    """``U_{low+g-1} ⊗ … ⊗ U_low`` from flattened per-wire 2×2 matrices ``[..., 4n]``."""
+    dim = 2**group.size
+    return flat[..., group.block_index].prod(dim=-2).reshape(*flat.shape[:-1], dim, dim)
+
+
+def _signed_permutation(run: list[Op], n_wires: int, real_dtype: torch.dtype) -> tuple[Tensor, Tensor | None]:
+    """``(perm, sign)`` with ``new[k] = sign[k] · old[perm[k]]`` for CNOT/CZ gates on ``n_wires``.
+
+    ``sign`` is ``None`` when every entry is +1 (no CZ flips a sign).
+    """
+    index = torch.arange(2**n_wires)
+    perm = index.clone()
+    sign = torch.ones(2**n_wires, dtype=real_dtype)
+    for op in run:
+        a, b = op.wires
+        bit_a = (index >> a) & 1
+        if op.gate is Gate.CNOT:
+            mapped = index ^ (bit_a << b)  # CNOT is an involution on basis states
+            perm, sign = perm[mapped], sign[mapped]
+        else:
+            sign = sign * (1 - 2 * (bit_a & ((index >> b) & 1))).to(real_dtype)
+    return perm, (sign if bool((sign < 0).any()) else None)
+
+
+def _shifted(op: Op, offset: int) -> Op:
+    """The same two-qubit gate on wires moved by ``offset`` (into a group's local numbering)."""
+    return Op(op.gate, tuple(wire + offset for wire in op.wires), op.angle)
+
+
+def _fusable(stage) -> bool:
+    """Weight-only layers and permutation runs can join a fused stage."""
+    return isinstance(stage, _Permutation) or (isinstance(stage, _SingleQubitLayer) and not stage.uses_inputs)
+
+
+def _partition(n_wires: int, pairs: set[tuple[int, int]]) -> list[tuple[int, int]] | None:
+    """Contiguous wire groups ``(low, size)`` of ≤ ``MAX_GROUP_WIRES`` keeping every pair inside one.
+
+    Among valid partitions, the cheapest by ``Σ (2^size + 16)`` (matmul work per amplitude
+    plus a per-group overhead); ``None`` if a pair spans more than ``MAX_GROUP_WIRES`` wires.
+    """
+    blocked = {cut for a, b in pairs for cut in range(min(a, b) + 1, max(a, b) + 1)}  # no cut inside a pair
+    best: list[tuple[float, list[tuple[int, int]]] | None] = [None] * (n_wires + 1)
+    best[0] = (0.0, [])
+    for end in range(1, n_wires + 1):
+        if end < n_wires and end in blocked:
+            continue
+        for size in range(1, min(MAX_GROUP_WIRES, end) + 1):
+            start = end - size
+            if best[start] is None or (start > 0 and start in blocked):
+                continue
+            cost = best[start][0] + 2**size + 16
+            if best[end] is None or cost < best[end][0]:
+                best[end] = (cost, best[start][1] + [(start, size)])
+    return None if best[n_wires] is None else best[n_wires][1]
+
+
 def _reads(stages: list, source: AngleSource) -> bool:
     """Whether any single-qubit layer in ``stages`` takes an angle from ``source``."""
     return any(
-        isinstance(stage, _SingleQubitLayer) and source in stage.sources for stage in stages
+        isinstance(stage, (_SingleQubitLayer, _FusedStage)) and source in stage.sources for stage in stages
     )
 
 
