@@ -217,7 +217,7 @@ def test_fused_stages_match_aer() -> None:
     from qcalo.models.qag import ANSATZE, build_qag_circuit
 
     rng = np.random.default_rng(17)
-    circuits = [local_brick_circuit(rng, n, 1 + n % 4) for n in range(2, 12)]
+    circuits = [local_brick_circuit(rng, n, 2 + n % 3) for n in range(2, 12)]
     for circuit in circuits:
         assert fused_stage_count(circuit) > 0, describe(circuit)  # the path under test is taken
     # hea's CNOT ladder spans every wire, so it fuses nothing: it checks the mixed plan.

@@ -17,6 +17,12 @@ How. The gate DAG is scheduled once (gates on disjoint wires commute) into a sho
   one ``matmul`` per group.
 * **permutation stage** — a run of CNOT/CZ gates maps basis states to signed basis states,
   so it is one index gather (times a ±1 vector for CZ), composed at compile time.
+* **fused stage** — consecutive weight-only stages whose CNOT/CZ all stay inside groups of
+  ≤ 6 neighbouring wires (brick ansätze such as the QAG's ``clic8``) become one dense block
+  per group, the product of the stages' Kronecker blocks and signed permutations restricted
+  to it. Blocks are ``2^g × 2^g`` products, cheap next to the batch of states, which then
+  takes one pass per group instead of one per stage (QAG ``clic8``, 3 layers: 29 stages → 7,
+  forward + backward at B = 256 about 1.8× faster).
 
 For Z-basis readout a second, shorter plan is used: the trailing permutation moves into the
 Z-sign table and trailing RZ gates (diagonal, so without effect on any probability) are
@@ -458,7 +464,9 @@ class StatevectorSimulator:
                     break
                 pairs, partition, end = grown, candidate, end + 1
             run = stages[index:end]
-            if len(run) >= 2 and any(isinstance(stage, _Permutation) for stage in run):
+            # Worth it only when it saves a pass of a single-qubit layer: a lone layer plus its
+            # permutation costs about the same fused (measured on mera-up).
+            if sum(isinstance(stage, _SingleQubitLayer) for stage in run) >= 2:
                 fused.append(self._fused_stage(run, partition))
                 index = end
             else:
@@ -585,9 +593,9 @@ class StatevectorSimulator:
                 # Lowest wires: the contracted axis is the fastest one, so one plain mm does it.
                 psi = (psi.reshape(-1, dim) @ block.T).reshape(batch, -1)
             elif higher == 1:
-                # Highest wires: one small matmul per sample. Explicit bmm, not ``@``: matmul
-                # folds differently when an operand requires grad, which would change round-off.
-                psi = torch.bmm(block.expand(batch, dim, dim), psi.reshape(batch, dim, lower)).reshape(batch, -1)
+                # Highest wires: one small matmul per sample. (``@`` batches them without a
+                # gradient and folds them into one mm with one, so round-off can differ by mode.)
+                psi = (block @ psi.reshape(batch, dim, lower)).reshape(batch, -1)
             else:
                 # Middle wires: einsum moves the contracted axis first and does one mm, far
                 # cheaper than thousands of tiny batched products.
