@@ -374,7 +374,19 @@ def shot_circuits() -> list[Circuit]:
     ]
 
 
-@pytest.mark.parametrize("method", ["numpy", "tree"])
+SAMPLERS = ["alias", "numpy", "tree"]
+
+
+def test_native_sampler_is_built() -> None:
+    """Where a C compiler exists, the install built the alias sampler (auto uses it on CPU)."""
+    import shutil
+
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler: qcalo falls back to NumPy's multinomial")
+    assert simulator_module._alias_counts is not None, "reinstall qcalo (pip install -e .) to build it"
+
+
+@pytest.mark.parametrize("method", SAMPLERS)
 @pytest.mark.parametrize("circuit", shot_circuits(), ids=repr)
 def test_joint_counts_fit_exact_probabilities(circuit, method) -> None:
     """Both samplers' histograms pass a chi-square test per row and summed over repetitions."""
@@ -395,14 +407,35 @@ def test_joint_counts_fit_exact_probabilities(circuit, method) -> None:
         assert pooled_chisquare(block.sum(0), exact) > 1e-3
 
 
+@pytest.mark.parametrize("n_qubits", [1, 12])
+def test_alias_sampler_fits_wide_and_narrow_distributions(n_qubits) -> None:
+    """One qubit (1 index bit) and 12 qubits (index bits overlap the coin: two draws per shot)."""
+    generator = torch.Generator().manual_seed(3)
+    probs = torch.distributions.Dirichlet(torch.full((2**n_qubits,), 0.5)).sample((2,)).double()
+    if n_qubits > 1:
+        probs[1, ::3] = 0.0  # impossible outcomes must never be drawn
+    counts = sample_counts(probs, 200_000, generator=generator, method="alias")
+    assert torch.equal(counts.sum(-1), torch.full((2,), 200_000.0, dtype=torch.float64))
+    assert not bool(counts[probs == 0].any())
+    for row in range(2):
+        assert pooled_chisquare(counts[row].numpy(), probs[row].numpy()) > 1e-3
+
+
+def test_samplers_refuse_rows_without_probability() -> None:
+    for bad in (torch.zeros(1, 4), torch.tensor([[0.5, float("nan"), 0.2, 0.3]])):
+        for method in SAMPLERS:
+            with pytest.raises(CircuitError, match="probability distribution"):
+                sample_counts(bad, 10, method=method)
+
+
 def test_chisquare_helper_rejects_a_wrong_distribution() -> None:
     """The goodness-of-fit check can fail: counts from a shifted distribution are rejected."""
     probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64)
     counts = sample_counts(probs, 20000, generator=torch.Generator().manual_seed(0))[0].numpy()
     assert pooled_chisquare(counts, probs[0].numpy()) > 1e-3
-    tree = sample_counts(probs, 20000, generator=torch.Generator().manual_seed(0), method="tree")[0].numpy()
-    assert pooled_chisquare(tree, np.array([0.45, 0.35, 0.15, 0.05])) < 1e-3
-    assert pooled_chisquare(counts, np.array([0.45, 0.35, 0.15, 0.05])) < 1e-3
+    for method in SAMPLERS:
+        drawn = sample_counts(probs, 20000, generator=torch.Generator().manual_seed(0), method=method)[0].numpy()
+        assert pooled_chisquare(drawn, np.array([0.45, 0.35, 0.15, 0.05])) < 1e-3
 
 
 @pytest.mark.parametrize("sampling", ["joint", "marginal"])

@@ -47,6 +47,11 @@ __all__ = ["StatevectorSimulator", "SamplingMode", "sample_counts", "z_signs", "
 
 SamplingMode = Literal["joint", "marginal"]
 
+try:  # optional C extension (setup.py); NumPy's multinomial stands in without it
+    from qcalo.quantum._sampling import alias_counts as _alias_counts
+except ImportError:  # pragma: no cover - depends on the install
+    _alias_counts = None
+
 # Largest wire group expanded into one Kronecker block: 2^6 × 2^6 matrices keep the block
 # build (gather over 6 × 4^6 entries) and the matmul both cheap.
 MAX_GROUP_WIRES = 6
@@ -714,41 +719,62 @@ def sample_counts(
     shots: int,
     *,
     generator: torch.Generator | None = None,
-    method: Literal["auto", "numpy", "tree"] = "auto",
+    method: Literal["auto", "alias", "numpy", "tree"] = "auto",
 ) -> Tensor:
     """Shot histograms ``[B, 2^n]`` drawn from the joint distributions ``probs`` ``[B, 2^n]``.
 
     Equivalent in distribution to measuring ``shots`` full bitstrings per row and counting
-    them (exact multinomial sampling, cross-qubit correlations included). Two exact methods:
+    them (exact multinomial sampling, cross-qubit correlations included). Three exact methods,
+    all seeded from ``generator``:
 
-    * ``"numpy"`` — NumPy's C multinomial, seeded from ``generator``; the fastest on CPU
-      (~0.8 ms for 50 × 256 categories × 2048 shots against ~1.2 ms for the tree).
+    * ``"alias"`` — Walker's alias method in qcalo's small C extension: one random number
+      and one comparison per shot (~0.2 ms for 50 × 256 categories × 2048 shots on CPU);
+    * ``"numpy"`` — NumPy's C multinomial (one binomial per category; ~0.9 ms for the same);
     * ``"tree"`` — recursive binomial splitting over the index bits, most significant first:
       ``n`` vectorised ``torch.binomial`` draws; stays on the tensor's device (CUDA).
 
-    ``"auto"`` picks ``"numpy"`` on CPU and ``"tree"`` elsewhere.
+    ``"auto"`` picks ``"alias"`` on CPU (``"numpy"`` if the extension was not built, e.g. no
+    C compiler at install time) and ``"tree"`` elsewhere.
     """
     shots = _check_shots(shots)
     if probs.dim() != 2 or probs.shape[-1] < 2 or probs.shape[-1] & (probs.shape[-1] - 1):
         raise ShapeError(f"probs have shape {tuple(probs.shape)}; need [B, 2^n] with n ≥ 1")
     if method == "auto":
-        method = "numpy" if probs.device.type == "cpu" else "tree"
+        method = ("alias" if _alias_counts is not None else "numpy") if probs.device.type == "cpu" else "tree"
     out_dtype = probs.dtype
     probs = probs.detach().to(torch.float64).clamp_min(0)
-    if method == "numpy":
+    totals = probs.sum(-1)
+    if not bool(torch.isfinite(totals).all() and (totals > 0).all()):
+        raise CircuitError("a row of probs is NaN, infinite or all zero; shots need a probability distribution")
+    if method == "alias":
+        counts = _native_alias_counts(probs, shots, generator)
+    elif method == "numpy":
         counts = _numpy_counts(probs, shots, generator)
     elif method == "tree":
         counts = _tree_counts(probs, shots, generator)
     else:
-        raise CircuitError(f"method={method!r}; use 'auto', 'numpy' or 'tree'")
+        raise CircuitError(f"method={method!r}; use 'auto', 'alias', 'numpy' or 'tree'")
     return counts.to(out_dtype)
+
+
+def _seed_from(generator: torch.Generator | None) -> int:
+    """One 63-bit seed from the torch generator: runs stay reproducible from a single seed."""
+    return int(torch.randint(0, 2**63 - 1, (1,), generator=generator).item())
+
+
+def _native_alias_counts(probs: Tensor, shots: int, generator: torch.Generator | None) -> Tensor:
+    if _alias_counts is None:
+        raise CircuitError("method='alias' needs qcalo's C extension, which was not built; use method='numpy'")
+    probs = probs.cpu().contiguous()
+    counts = torch.empty(probs.shape, dtype=torch.int64)
+    _alias_counts(probs.numpy(), counts.numpy(), shots, _seed_from(generator))
+    return counts.to(torch.float64)
 
 
 def _numpy_counts(probs: Tensor, shots: int, generator: torch.Generator | None) -> Tensor:
     import numpy as np
 
-    # One 63-bit seed from the torch generator keeps runs reproducible from a single seed.
-    seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator).item())
+    seed = _seed_from(generator)
     p = probs.cpu().numpy()
     p = p / p.sum(axis=1, keepdims=True)
     return torch.from_numpy(np.random.default_rng(seed).multinomial(shots, p)).to(torch.float64)
