@@ -258,6 +258,8 @@ def test_evaluate_json(trained: tuple[Path, str], real_data: Path) -> None:
     for key in SUMMARY_KEYS:
         assert math.isfinite(summary[key]), key
     assert summary["n_eval"] == 20 and summary["n_sets"] == 2 and summary["data_source"] == "real"
+    assert summary["mmd_ratio_to_floor"] == pytest.approx(summary["test_mmd_mean"] / summary["real_mmd_floor_mean"])
+    assert 0 < summary["mmd_ratio_to_floor_se"] < summary["mmd_ratio_to_floor"]
     assert len(summary["figures"]) == 4
     assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in summary["figures"])
 

@@ -113,7 +113,7 @@ def evaluate(
         return
     typer.echo(
         f"test MMD (n={n_eval}, {n_sets} sets): {summary['test_mmd_mean']:.3e} ± {summary['test_mmd_std']:.1e}   "
-        f"real-vs-real floor: {summary['real_mmd_floor_mean']:.3e}   ratio {summary['mmd_ratio_to_floor']:.2f}\n"
+        f"real-vs-real floor: {summary['real_mmd_floor_mean']:.3e}   ratio {summary['mmd_ratio_to_floor']:.2f} ± {summary['mmd_ratio_to_floor_se']:.2f}\n"
         f"correlation loss: {summary['corr_loss']:.4f} (real-vs-real {summary['real_corr_loss_floor']:.4f})   "
         f"energy-sum separation: {summary['energy_sum_separation']:.4f}   train time {summary['train_seconds']:.1f} s"
     )
