@@ -255,6 +255,18 @@ def test_codec_wrong_shape_raises(shape: tuple[int, ...], kind: str) -> None:
         assert "\n" not in str(caught.value)
 
 
+def test_codec_quantile_scale_ignores_rare_outliers() -> None:
+    """quantile < 1: the scale follows the bulk, one outlier no longer sets it; it is clipped."""
+    images = np.concatenate([np.linspace(0.0, 0.1, 999)[:, None], [[0.45]]])
+    by_max = PixelCodec.from_images(images)
+    by_quantile = PixelCodec.from_images(images, quantile=0.99)
+    assert by_max.scale[0] == pytest.approx(min(0.5, 1.1 * 0.45))
+    assert by_quantile.scale[0] == pytest.approx(1.1 * np.quantile(images, 0.99))
+    assert by_quantile.encode(images).min() == -1.0  # the outlier sits at the clip
+    with pytest.raises(ConfigError, match="quantile"):
+        PixelCodec.from_images(images, quantile=1.5)
+
+
 def test_codec_from_images_wrong_shape_raises() -> None:
     """from_images needs ``[n, n_pixels]`` too."""
     with pytest.raises(ShapeError):

@@ -120,7 +120,7 @@ def test_run_directory_contents(
     n_params = QAG(4, "mera-up").n_params
     assert len(model["weights"]) == n_params == model["n_params"] == summary["n_params"]
     assert all(math.isfinite(w) for w in model["weights"])
-    assert model["codec_scale"] == pytest.approx(PixelCodec.from_images(data.train).scale)
+    assert model["codec_scale"] == pytest.approx(PixelCodec.from_images(data.train, quantile=config.codec_quantile).scale)
 
 
 def test_adam_moves_away_from_the_start(reference: dict[str, Path]) -> None:
@@ -136,7 +136,7 @@ def test_model_from_run_rebuilds_the_model(reference: dict[str, Path], data: Cli
     assert config == tiny_config("cobyla")
     assert (model.n_pixels, model.ansatz, model.shots, model.n_params) == (4, "mera-up", 64, w.size)
     assert w.tolist() == weights(reference["cobyla"])
-    assert codec.scale == pytest.approx(PixelCodec.from_images(data.train).scale)
+    assert codec.scale == pytest.approx(PixelCodec.from_images(data.train, quantile=config.codec_quantile).scale)
     z = model.sample_z(w, 5, generator=torch.Generator().manual_seed(0))
     assert z.shape == (5, 4) and z.abs().max() <= 1
 

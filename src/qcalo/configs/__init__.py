@@ -40,6 +40,9 @@ class QAGConfig(BaseModel):
     lr_schedule: Literal["constant", "cosine"] = Field("constant", description="Adam step-size schedule")
     lr_min: float = Field(0.002, gt=0, description="final step size of the cosine schedule")
     corr_weight: float = Field(0.0, ge=0, description="λ: loss = MMD + λ · correlation loss")
+    codec_quantile: float = Field(
+        0.999, ge=0.5, le=1.0, description="pixel scale = 1.1 × this quantile of the training pixel (1 = maximum)"
+    )
     init_spread: float = Field(0.1, ge=0, description="sd of the initial angles around 0")
     monitor_images: int = Field(250, ge=10, description="images per epoch for the train/val monitors")
     monitor_every: int = Field(1, ge=1)

@@ -165,7 +165,10 @@ def plot_loss_curves(
         handles, labels = _monitor_legend_entries(axes[:2])
         figure.legend(handles, labels, loc="outside lower center", ncols=len(handles))
         if title:
-            smoothing = f"   (faint: per epoch, bold: {window}-epoch running mean)"
+            # Rows are the monitored epochs (every ``monitor_every``), so say what one point spans.
+            step = int(np.median(np.diff(epochs))) if len(epochs) > 1 else 1
+            every = "per epoch" if step <= 1 else f"every {step} epochs"
+            smoothing = f"   (faint: {every}, bold: running mean over {window * max(step, 1)} epochs)"
             figure.suptitle(title + (smoothing if window > 1 else ""))
         return _save_png(figure, out)
 

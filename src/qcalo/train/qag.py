@@ -114,7 +114,7 @@ class _Trainer:
     def __init__(self, config: QAGConfig, data: ClicSplits, run_dir: Path, *, resume: bool, progress: Callable[[int, float], None] | None) -> None:
         self.config, self.run_dir, self.progress = config, run_dir, progress
         self.model = build_model(config)
-        self.codec = PixelCodec.from_images(data.train)
+        self.codec = PixelCodec.from_images(data.train, quantile=config.codec_quantile)
         encoded = {"train": self.codec.encode(data.train), "val": self.codec.encode(data.val)}
         self.train_encoded = torch.as_tensor(encoded["train"])
         self.bandwidth = median_distance(encoded["train"], seed=config.seed)
