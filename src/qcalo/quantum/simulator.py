@@ -155,6 +155,9 @@ class _FusedStage:
     sources: frozenset[AngleSource]
 
 
+_Stage = _SingleQubitLayer | _Permutation | _FusedStage
+
+
 class StatevectorSimulator:
     """Exact batched statevector simulator for one circuit.
 
@@ -447,7 +450,7 @@ class StatevectorSimulator:
         return _WireGroup(low, size, (flat + wire_offset).to(self.device), bits)
 
     # -- fusion -----------------------------------------------------------------------
-    def _fuse(self, stages: list) -> list:
+    def _fuse(self, stages: list[_Stage]) -> list[_Stage]:
         """Merge runs of weight-only stages whose CNOT/CZ pairs fit inside wire groups.
 
         Each merged run costs one pass over the state per group instead of one per stage;
@@ -479,7 +482,7 @@ class StatevectorSimulator:
                 index += 1
         return fused
 
-    def _fitting_head(self, stage, partition: list[tuple[int, int]]) -> list[_Permutation] | None:
+    def _fitting_head(self, stage: _Stage, partition: list[tuple[int, int]]) -> list[_Permutation] | None:
         """Split a permutation run into (longest head inside ``partition`` 's groups, rest)."""
         if not isinstance(stage, _Permutation):
             return None
@@ -674,7 +677,7 @@ def _shifted(op: Op, offset: int) -> Op:
     return Op(op.gate, tuple(wire + offset for wire in op.wires), op.angle)
 
 
-def _fusable(stage) -> bool:
+def _fusable(stage: _Stage) -> bool:
     """Weight-only layers and permutation runs can join a fused stage."""
     return isinstance(stage, _Permutation) or (isinstance(stage, _SingleQubitLayer) and not stage.uses_inputs)
 
