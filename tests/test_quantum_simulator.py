@@ -244,6 +244,20 @@ def test_fused_stage_gradients_match_parameter_shift(n_qubits) -> None:
     torch.testing.assert_close(got_x, expected_x, rtol=0, atol=1e-6)
 
 
+def test_unfused_runs_keep_their_permutations_whole() -> None:
+    """A run split while probing for fusion but then not fused stays one permutation pass.
+
+    (hea's CNOT ladder was once left as 2–3 back-to-back index gathers per layer.)
+    """
+    from qcalo.models.qag import ANSATZE, build_qag_circuit
+
+    for name in ANSATZE:
+        sim = StatevectorSimulator(build_qag_circuit(8, name, 3))
+        for plan in (sim._stages, sim._measure_stages):
+            kinds = [type(stage) for stage in plan]
+            assert all(not (a is b is simulator_module._Permutation) for a, b in zip(kinds, kinds[1:])), name
+
+
 @pytest.mark.parametrize(
     ("pairs", "expected"),
     [
