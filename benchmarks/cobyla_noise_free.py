@@ -12,7 +12,7 @@ within the same number of evaluations.
 
 Usage:
     .venv/bin/python benchmarks/cobyla_noise_free.py ../shared/data/clic8 [--ansatz clic8] [--layers 2]
-        [--evals 600] [--images 1000] [--rhobeg 5.593] [--corr-weight 0.3]
+        [--evals 600] [--images 1000] [--rhobeg 5.593] [--corr-weight 0.3] [--codec-quantile 0.999]
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from qcalo.configs import QAGConfig
 from qcalo.data.clic import load_clic
 from qcalo.metrics import correlation_loss, median_distance, mmd
 from qcalo.models.qag import QAG, PixelCodec
+from qcalo.train.evaluate import score_images
 
 
 def main() -> None:
@@ -40,11 +42,12 @@ def main() -> None:
     parser.add_argument("--tol", type=float, default=0.004)
     parser.add_argument("--corr-weight", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--codec-quantile", type=float, default=QAGConfig().codec_quantile)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     data = load_clic(args.data)
-    codec = PixelCodec.from_images(data.train)
+    codec = PixelCodec.from_images(data.train, quantile=args.codec_quantile)
     encoded = torch.as_tensor(codec.encode(data.train))
     bandwidth = median_distance(encoded.numpy(), seed=args.seed)
     exact = QAG(data.train.shape[1], args.ansatz, n_layers=args.layers, shots=None)
@@ -78,18 +81,10 @@ def score(data, codec: PixelCodec, args: argparse.Namespace, weights: np.ndarray
     """``qcalo evaluate`` 's numbers for these weights: MMD ratio to floor, floor, correlation loss."""
     shots = QAG(data.train.shape[1], args.ansatz, n_layers=args.layers, shots=2048)
     generator = torch.Generator().manual_seed(args.seed + 1)
-    rng = np.random.default_rng([args.seed, 11])
-    scale = median_distance(data.train, seed=args.seed)
     with torch.no_grad():
         images = codec.decode(shots.sample_z(weights, 30 * 250 + 20_000, generator=generator).double()).numpy()
-    test_mmd, floor_mmd = [], []
-    for generated in images[: 30 * 250].reshape(30, 250, -1):
-        test_subset = data.test[rng.choice(len(data.test), 250, replace=False)]
-        val_subset = data.val[rng.choice(len(data.val), 250, replace=False)]
-        test_mmd.append(mmd(generated, test_subset, scale=scale))
-        floor_mmd.append(mmd(val_subset, test_subset, scale=scale))
-    corr = float(correlation_loss(images[30 * 250 :], data.test))
-    return float(np.mean(test_mmd) / np.mean(floor_mmd)), float(np.mean(floor_mmd)), corr
+    scores = score_images(images, data, n_eval=250, n_sets=30, seed=args.seed)
+    return scores["mmd_ratio_to_floor"], scores["real_mmd_floor_mean"], scores["corr_loss"]
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from qcalo.report.plots import (
 from qcalo.train.qag import epoch_generator, model_from_run
 from qcalo.train.rundir import read_json, write_json
 
-__all__ = ["evaluate_run", "generate_images"]
+__all__ = ["evaluate_run", "generate_images", "score_images"]
 
 
 def generate_images(run_dir: Path | str, n_images: int, *, seed: int = 0, chunk: int = 5000) -> np.ndarray:
@@ -64,9 +64,35 @@ def evaluate_run(
     _model, _w, _codec, config = model_from_run(run_dir)
     train_summary = read_json(run_dir / "train_summary.json")
     torch.set_num_threads(config.threads)
+    generated = generate_images(run_dir, n_sets * n_eval + n_large, seed=seed)
+    summary = {
+        **score_images(generated, data, n_eval=n_eval, n_sets=n_sets, seed=seed),
+        "train_seconds": float(train_summary["train_seconds"]),
+        "epochs_done": int(train_summary["epochs_done"]),
+        "n_eval": n_eval,
+        "n_sets": n_sets,
+        "n_large": n_large,
+        "mmd_convention": "biased V-statistic, mean of 6 Gaussian kernels exp(-d^2/(2 s)), s = m*{0.1,0.5,1,2,5,10}, pixel energies",
+        "ansatz": config.ansatz,
+        "n_params": int(train_summary["n_params"]),
+        "data_source": data.source,
+    }
+    if figures:
+        summary["figures"] = [str(p.name) for p in _figures(run_dir, data, generated[n_sets * n_eval :])]
+    write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+def score_images(generated: np.ndarray, data: ClicSplits, *, n_eval: int = 250, n_sets: int = 30, seed: int = 0) -> dict[str, float]:
+    """The evaluation metrics of generated pixel-energy images, however they were made.
+
+    ``generated`` holds ``n_sets · n_eval`` images for the MMD sets, then the rest (the large
+    sample) for correlation loss and separation power. Keys: ``test_mmd_mean/std``,
+    ``val_mmd_mean/std``, ``real_mmd_floor_mean/std``, ``mmd_ratio_to_floor(_se)``,
+    ``corr_loss``, ``real_corr_loss_floor``, ``energy_sum_separation``, ``mmd_scale_m``.
+    """
     scale = median_distance(data.train, seed=seed)
     rng = np.random.default_rng([seed, 11])
-    generated = generate_images(run_dir, n_sets * n_eval + n_large, seed=seed)
     sets, large = generated[: n_sets * n_eval].reshape(n_sets, n_eval, -1), generated[n_sets * n_eval :]
     test_mmd, val_mmd, floor_mmd = [], [], []
     for generated_set in sets:
@@ -75,7 +101,7 @@ def evaluate_run(
         test_mmd.append(mmd(generated_set, test_subset, scale=scale))
         val_mmd.append(mmd(generated_set, val_subset, scale=scale))
         floor_mmd.append(mmd(val_subset, test_subset, scale=scale))
-    summary = {
+    return {
         "test_mmd_mean": float(np.mean(test_mmd)),
         "test_mmd_std": float(np.std(test_mmd)),
         "val_mmd_mean": float(np.mean(val_mmd)),
@@ -87,21 +113,8 @@ def evaluate_run(
         "corr_loss": float(correlation_loss(large, data.test)),
         "real_corr_loss_floor": float(correlation_loss(data.val, data.test)),
         "energy_sum_separation": float(energy_sum_separation(large, data.test)),
-        "train_seconds": float(train_summary["train_seconds"]),
-        "epochs_done": int(train_summary["epochs_done"]),
-        "n_eval": n_eval,
-        "n_sets": n_sets,
-        "n_large": n_large,
-        "mmd_convention": "biased V-statistic, mean of 6 Gaussian kernels exp(-d^2/(2 s)), s = m*{0.1,0.5,1,2,5,10}, pixel energies",
         "mmd_scale_m": scale,
-        "ansatz": config.ansatz,
-        "n_params": int(train_summary["n_params"]),
-        "data_source": data.source,
     }
-    if figures:
-        summary["figures"] = [str(p.name) for p in _figures(run_dir, data, large)]
-    write_json(run_dir / "summary.json", summary)
-    return summary
 
 
 def _ratio_standard_error(test_mmd: list[float], floor_mmd: list[float]) -> float:
