@@ -18,20 +18,30 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
 import torch
 from scipy.optimize import minimize
+from tqdm import tqdm
 
 from qcalo.configs import QAGConfig
 from qcalo.data.clic import load_clic
+from qcalo.exceptions import QcaloError
 from qcalo.metrics import correlation_loss, median_distance, mmd
 from qcalo.models.qag import QAG, PixelCodec
 from qcalo.train.evaluate import score_images
 
 
 def main() -> None:
+    try:
+        run(sys.argv[1:])
+    except QcaloError as error:  # bad data folder, codec quantile, ansatz…: one line, no traceback
+        sys.exit(f"error: {error}")
+
+
+def run(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data")
     parser.add_argument("--ansatz", default="clic8")
@@ -43,7 +53,7 @@ def main() -> None:
     parser.add_argument("--corr-weight", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--codec-quantile", type=float, default=QAGConfig().codec_quantile)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
     data = load_clic(args.data)
@@ -55,7 +65,10 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     real = encoded[rng.choice(len(encoded), args.images, replace=False)]
 
+    bar = tqdm(total=args.evals, desc="noise-free COBYLA evaluations", file=sys.stderr, leave=False)
+
     def objective(weights: np.ndarray) -> float:
+        bar.update()
         with torch.no_grad():
             z = exact.simulator.expval_z(torch.as_tensor(weights, dtype=torch.float32), angles)
             z = z.double().clamp(-1, 1)
@@ -69,6 +82,7 @@ def main() -> None:
         options={"maxiter": args.evals, "rhobeg": args.rhobeg, "tol": args.tol},
     )
     seconds = time.perf_counter() - started
+    bar.close()
     ratio, floor, corr = score(data, codec, args, result.x)
     print(
         f"{args.ansatz} ({exact.n_params} params), {result.nfev} noise-free evaluations of {args.images} images "
