@@ -11,7 +11,7 @@ RUNS ?= runs
 
 .PHONY: setup run test bench clean
 
-$(STAMP): pyproject.toml setup.py src/qcalo/quantum/_sampling.c
+$(STAMP): pyproject.toml setup.py $(wildcard src/qcalo/quantum/*.c src/qcalo/quantum/*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'

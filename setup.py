@@ -1,7 +1,7 @@
-"""Build the optional C sampler; everything else is in pyproject.toml.
+"""Build the optional C extensions; everything else is in pyproject.toml.
 
 ``optional=True``: without a C compiler the install still succeeds and qcalo falls back to
-NumPy's multinomial (same distribution, slower).
+NumPy's multinomial (same distribution, slower) and to the torch statevector kernels.
 """
 
 from setuptools import Extension, setup
@@ -13,6 +13,14 @@ setup(
             ["src/qcalo/quantum/_sampling.c"],
             extra_compile_args=["-O3"],
             optional=True,
-        )
+        ),
+        Extension(
+            "qcalo.quantum._statevector",
+            ["src/qcalo/quantum/_statevector.c"],
+            depends=["src/qcalo/quantum/_statevector_kernels.h"],
+            # -fopenmp-simd: only the `omp simd` loop pragmas (vectorised sums), no OpenMP runtime.
+            extra_compile_args=["-O3", "-fopenmp-simd"],
+            optional=True,
+        ),
     ]
 )

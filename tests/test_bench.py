@@ -147,7 +147,7 @@ def test_mounts_as_a_subcommand() -> None:
 
     result = CliRunner().invoke(root, ["bench", "simulator", "--help"])
     assert result.exit_code == 0, result.output
-    for option in ("--json", "--repeats", "--threads", "--quick"):
+    for option in ("--json", "--repeats", "--threads", "--quick", "--backend"):
         assert option in result.output
 
 
@@ -156,3 +156,13 @@ def test_cli_rejects_bad_repeats() -> None:
     result = CliRunner().invoke(bench_app, ["simulator", "--repeats", "0"])
     assert result.exit_code == 2
     assert "repeats" in result.output
+
+
+def test_records_the_backend_and_rejects_an_unknown_one(cli_result) -> None:
+    """The JSON says which qcalo backend was timed; ``--backend fast`` is one error line."""
+    from qcalo.quantum import native
+
+    assert cli_result["settings"]["qcalo_backend"] == ("native" if native.available() else "torch")
+    result = CliRunner().invoke(bench_app, ["simulator", "--backend", "fast", "--quick"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["error: backend='fast'; use one of auto, torch, native"]

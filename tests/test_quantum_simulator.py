@@ -19,6 +19,7 @@ from qcalo.quantum.simulator import StatevectorSimulator, basis_bits, sample_cou
 from qcalo.quantum.workloads import hybrid_workload, qag_workload
 
 BATCH = 3
+BACKENDS = ("torch", "native")  # both checked against the same oracles
 CIRCUITS_PER_WIDTH = 20  # x 11 widths = 220 random circuits in the oracle
 WIDTHS = range(1, 12)
 
@@ -89,9 +90,10 @@ def run_qcalo(
     dtype: torch.dtype = torch.complex128,
     device: str = "cpu",
     batch: int = BATCH,
+    backend: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """qcalo's ⟨Z⟩ ``[B, n]`` and statevectors ``[B, 2^n]`` as numpy arrays."""
-    sim = StatevectorSimulator(circuit, dtype=dtype, device=device)
+    sim = StatevectorSimulator(circuit, dtype=dtype, device=device, backend=backend)
     w = torch.tensor(weights)
     x = None if inputs is None else torch.tensor(inputs)
     size = None if inputs is not None else batch
@@ -130,7 +132,7 @@ def oracle_circuits(
 # -- 1. oracle: Qiskit Aer ---------------------------------------------------------------
 @pytest.mark.parametrize("n_qubits", WIDTHS)
 def test_random_circuits_match_aer(n_qubits, random_circuit) -> None:
-    """⟨Z_i⟩ (complex128) match Aer to 1e-9; amplitudes, global phase included, for half."""
+    """⟨Z_i⟩ (complex128, both backends) match Aer to 1e-9; amplitudes, phase included, for half."""
     rng = np.random.default_rng(1000 + n_qubits)
     circuits = oracle_circuits(rng, n_qubits, CIRCUITS_PER_WIDTH, random_circuit)
     arguments = [random_arguments(rng, c) for c in circuits]
@@ -138,9 +140,12 @@ def test_random_circuits_match_aer(n_qubits, random_circuit) -> None:
     for k, (circuit, (w, x), (z_aer, psi_aer)) in enumerate(
         zip(circuits, arguments, references, strict=True)
     ):
-        z, psi = run_qcalo(circuit, w, x)
-        assert z.shape == (BATCH, n_qubits)
-        np.testing.assert_allclose(z, z_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
+        for backend in BACKENDS:
+            z, psi = run_qcalo(circuit, w, x, backend=backend)
+            assert z.shape == (BATCH, n_qubits)
+            np.testing.assert_allclose(
+                z, z_aer, rtol=0, atol=1e-9, err_msg=f"{backend}: {describe(circuit)}"
+            )
         if k % 2 == 0:
             np.testing.assert_allclose(psi, psi_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
 
@@ -225,13 +230,15 @@ def test_fused_stages_match_aer() -> None:
     arguments = [random_arguments(rng, c) for c in circuits]
     references = aer_reference(circuits, *zip(*arguments, strict=True))
     for circuit, (w, x), (z_aer, psi_aer) in zip(circuits, arguments, references, strict=True):
-        z, psi = run_qcalo(circuit, w, x)
-        np.testing.assert_allclose(z, z_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
+        for backend in BACKENDS:  # torch reads ⟨Z⟩ through the fused stages, native unfused
+            z, psi = run_qcalo(circuit, w, x, backend=backend)
+            np.testing.assert_allclose(z, z_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
         np.testing.assert_allclose(psi, psi_aer, rtol=0, atol=1e-9, err_msg=describe(circuit))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("n_qubits", [3, 6, 8])
-def test_fused_stage_gradients_match_parameter_shift(n_qubits) -> None:
+def test_fused_stage_gradients_match_parameter_shift(n_qubits, backend) -> None:
     """Gradients through fused blocks (weights and inputs) equal the shift rule to 1e-6."""
     rng = np.random.default_rng(40 + n_qubits)
     circuit = local_brick_circuit(rng, n_qubits, 3)
@@ -239,7 +246,7 @@ def test_fused_stage_gradients_match_parameter_shift(n_qubits) -> None:
     weights, inputs = (torch.tensor(a) for a in random_arguments(rng, circuit))
     coefficients = torch.tensor(rng.normal(size=n_qubits))
     expected_w, expected_x = parameter_shift_gradients(circuit, weights, inputs, coefficients)
-    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients)
+    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients, backend=backend)
     torch.testing.assert_close(got_w, expected_w, rtol=0, atol=1e-6)
     torch.testing.assert_close(got_x, expected_x, rtol=0, atol=1e-6)
 
@@ -620,21 +627,23 @@ def autograd_gradients(
     inputs: torch.Tensor,
     coefficients: torch.Tensor,
     dtype: torch.dtype = torch.complex128,
+    backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The same two gradients as :func:`parameter_shift_gradients`, by backpropagation."""
     weights = weights.clone().requires_grad_(True)
     inputs = inputs.clone().requires_grad_(True)
     loss = (
-        StatevectorSimulator(circuit, dtype=dtype).expval_z(weights, inputs)
+        StatevectorSimulator(circuit, dtype=dtype, backend=backend).expval_z(weights, inputs)
         @ coefficients.to(weights.dtype)
     ).sum()
     loss.backward()
     return weights.grad, inputs.grad
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("reuse", [False, True], ids=["each-source-once", "shared-sources"])
 @pytest.mark.parametrize("seed", range(6))
-def test_autograd_matches_parameter_shift(seed, reuse, random_circuit) -> None:
+def test_autograd_matches_parameter_shift(seed, reuse, backend, random_circuit) -> None:
     """Autograd gradients w.r.t. weights and inputs equal the parameter-shift rule to 1e-6."""
     rng = np.random.default_rng(100 + seed)
     n_qubits = 1 + seed
@@ -643,7 +652,7 @@ def test_autograd_matches_parameter_shift(seed, reuse, random_circuit) -> None:
     weights, inputs = (torch.tensor(a) for a in random_arguments(rng, circuit))
     coefficients = torch.tensor(rng.normal(size=n_qubits))
     expected_w, expected_x = parameter_shift_gradients(circuit, weights, inputs, coefficients)
-    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients)
+    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients, backend=backend)
     torch.testing.assert_close(
         got_w, expected_w, rtol=0, atol=1e-6, msg=lambda m: m + "\n" + describe(circuit)
     )
@@ -688,15 +697,16 @@ def test_shared_parameter_gradient_sums_over_gates() -> None:
     assert abs(finite.item() - got_w.item()) < 1e-6
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("angle", [0.0, math.pi, -math.pi / 2], ids=["zero", "pi", "minus-half-pi"])
-def test_gradients_at_special_angles(angle) -> None:
+def test_gradients_at_special_angles(angle, backend) -> None:
     """Angles giving exact zeros in the gate matrices (0, π, …) still give correct gradients."""
     circuit = qag_workload(4, n_blocks=2).h(3).sx(2).x(1).cz(0, 3)
     weights = torch.full((circuit.n_params,), angle, dtype=torch.float64)
     inputs = torch.full((2, circuit.n_inputs), angle, dtype=torch.float64)
     coefficients = torch.tensor([0.3, -1.0, 0.7, 2.0], dtype=torch.float64)
     expected_w, expected_x = parameter_shift_gradients(circuit, weights, inputs, coefficients)
-    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients)
+    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients, backend=backend)
     torch.testing.assert_close(got_w, expected_w, rtol=0, atol=1e-6)
     torch.testing.assert_close(got_x, expected_x, rtol=0, atol=1e-6)
 
@@ -716,7 +726,8 @@ def test_complex64_gradients_match_complex128(random_circuit) -> None:
         torch.testing.assert_close(g64.double(), g128, rtol=0, atol=1e-4)
 
 
-def test_gradcheck_float64() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradcheck_float64(backend) -> None:
     """torch.autograd.gradcheck passes for ⟨Z⟩ and for the complex statevector."""
     circuit = (
         Circuit(3)
@@ -724,7 +735,7 @@ def test_gradcheck_float64() -> None:
         .cnot(0, 1).ry(1, Angle.param(0)).rz(2, Angle.param(1, -1.5)).cz(1, 2)
         .sx(0).rx(0, Angle.param(0)).ry(2, Angle.input(0)).cnot(2, 0)
     )  # fmt: skip
-    sim = StatevectorSimulator(circuit)
+    sim = StatevectorSimulator(circuit, backend=backend)
     weights = torch.tensor([0.3, -0.8], dtype=torch.float64, requires_grad=True)
     inputs = torch.tensor([[0.1, 1.2], [-0.7, 2.0]], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda w, x: sim.expval_z(w, x), (weights, inputs))

@@ -38,11 +38,20 @@ def simulator(
     quick: bool = typer.Option(
         False, "--quick", help="2 repeats and B=100 instead of 1000: seconds, for tests."
     ),
+    backend: str = typer.Option(
+        "auto", "--backend", help="qcalo simulator backend: auto, torch or native (C kernels)."
+    ),
 ) -> None:
     """Time qcalo's simulator against Qiskit Aer and PennyLane on the QAG and hybrid circuits.
 
     Exits with status 1 when qcalo's and Aer's exact ⟨Z⟩ disagree (max |Δ| ≥ 1e-4).
     """
     from qcalo.bench.simulator import main
+    from qcalo.exceptions import QcaloError
 
-    raise typer.Exit(main(as_json=as_json, repeats=repeats, threads=threads, quick=quick))
+    try:
+        status = main(as_json=as_json, repeats=repeats, threads=threads, quick=quick, backend=backend)
+    except QcaloError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(status)

@@ -187,7 +187,7 @@ def _pennylane_qnode(qml: Any, circuit: Circuit) -> Callable[..., Any]:
 
 
 # -- workloads ---------------------------------------------------------------------------
-def _qag_bench(repeats: int, threads: int | None, qml: Any | None) -> tuple[dict, dict]:
+def _qag_bench(repeats: int, threads: int | None, qml: Any | None, backend: str = "auto") -> tuple[dict, dict]:
     """Timings (ms) and answer checks for the QAG batch."""
     circuit = qag_workload(QAG_QUBITS, n_blocks=2, encoding="ry")
     rng = np.random.default_rng(_SEED)
@@ -196,7 +196,7 @@ def _qag_bench(repeats: int, threads: int | None, qml: Any | None) -> tuple[dict
         rng.normal(0.0, QAG_INPUT_SD, (QAG_BATCH, QAG_QUBITS))
         for _ in range(WARMUP_CALLS + repeats)
     ]
-    qcalo = StatevectorSimulator(circuit, dtype=torch.complex64)
+    qcalo = StatevectorSimulator(circuit, dtype=torch.complex64, backend=backend)
     qcalo_weights = torch.from_numpy(weights).float()
     generator = torch.Generator().manual_seed(_SEED)
     aer = _AerRunner(circuit, threads)
@@ -261,7 +261,7 @@ def _qag_pennylane(
 
 
 def _hybrid_bench(
-    batch: int, repeats: int, qml: Any | None
+    batch: int, repeats: int, qml: Any | None, backend: str = "auto"
 ) -> tuple[float, float | None, float | None]:
     """(qcalo ms, PennyLane ms or None, max relative gradient difference or None)."""
     circuit = hybrid_workload(HYBRID_QUBITS, n_blocks=2)
@@ -271,7 +271,7 @@ def _hybrid_bench(
         torch.randn(batch, HYBRID_QUBITS, generator=generator)
         for _ in range(WARMUP_CALLS + repeats)
     ]
-    qcalo = StatevectorSimulator(circuit, dtype=torch.complex64)
+    qcalo = StatevectorSimulator(circuit, dtype=torch.complex64, backend=backend)
     qcalo_weights = torch.nn.Parameter(start.clone())
 
     def qcalo_step(i: int) -> torch.Tensor:
@@ -306,6 +306,7 @@ def run_simulator_bench(
     threads: int | None = None,
     quick: bool = False,
     progress: Callable[[str], None] | None = None,
+    backend: str = "auto",
 ) -> dict:
     """Time qcalo, Qiskit Aer and PennyLane on the QAG and hybrid workloads.
 
@@ -315,6 +316,8 @@ def run_simulator_bench(
             libraries at their defaults. torch's setting is restored on return.
         quick: 2 repeats and a large hybrid batch of 100 instead of 1000 (for tests).
         progress: called with a short description before each workload starts.
+        backend: qcalo's simulator backend (``auto``, ``torch`` or ``native``); the one
+            used is recorded as ``settings["qcalo_backend"]``.
 
     Returns:
         A JSON-ready dict: speedups (``qag_exact_speedup_vs_aer``,
@@ -326,8 +329,10 @@ def run_simulator_bench(
 
     Raises:
         ConfigError: if ``repeats`` or ``threads`` is not a positive integer.
+        CircuitError: if ``backend`` is unknown or unavailable.
     """
     _check_positive_int(repeats, "repeats")
+    used_backend = StatevectorSimulator(qag_workload(2, n_blocks=1), backend=backend).backend
     if threads is not None:
         _check_positive_int(threads, "threads")
     repeats = QUICK_REPEATS if quick else repeats
@@ -339,10 +344,10 @@ def run_simulator_bench(
     report = progress or (lambda _message: None)
     try:
         report(f"QAG workload: {QAG_QUBITS} qubits, B={QAG_BATCH}, exact and {SHOTS} shots")
-        timings, checks = _qag_bench(repeats, threads, qml)
+        timings, checks = _qag_bench(repeats, threads, qml, backend)
         for label, batch in (("b10", HYBRID_BATCHES[0]), ("b1000", large_batch)):
             report(f"hybrid workload: {HYBRID_QUBITS} qubits, B={batch}, forward+backward")
-            qcalo_ms, pennylane_ms, grad_diff = _hybrid_bench(batch, repeats, qml)
+            qcalo_ms, pennylane_ms, grad_diff = _hybrid_bench(batch, repeats, qml, backend)
             timings[f"hybrid_{label}_qcalo"] = qcalo_ms
             timings[f"hybrid_{label}_pennylane"] = pennylane_ms
             checks[f"hybrid_{label}_grad_max_rel_diff_vs_pennylane"] = grad_diff
@@ -374,6 +379,7 @@ def run_simulator_bench(
             "hybrid_qubits": HYBRID_QUBITS,
             "hybrid_batches": [HYBRID_BATCHES[0], large_batch],
             "qcalo_dtype": "complex64",
+            "qcalo_backend": used_backend,
             "qcalo_sampling": "joint",
         },
         "environment": environment,
@@ -410,7 +416,10 @@ def print_simulator_table(result: dict, console: Any | None = None) -> None:
     console = console or Console()
     t, settings = result["timings_ms"], result["settings"]
     large = settings["hybrid_batches"][1]
-    table = Table(title=f"qcalo simulator vs peers — medians of {settings['repeats']} calls, ms")
+    table = Table(
+        title=f"qcalo simulator ({settings.get('qcalo_backend', 'torch')} backend) vs peers — "
+        f"medians of {settings['repeats']} calls, ms"
+    )
     for header in ("workload", "qcalo", "Aer", "PennyLane", "× vs Aer", "× vs PennyLane"):
         table.add_column(header, justify="left" if header == "workload" else "right")
     rows = [
@@ -468,7 +477,12 @@ def _fmt(value: float | None, suffix: str = "") -> str:
 
 
 def main(
-    *, as_json: bool = False, repeats: int = 7, threads: int | None = None, quick: bool = False
+    *,
+    as_json: bool = False,
+    repeats: int = 7,
+    threads: int | None = None,
+    quick: bool = False,
+    backend: str = "auto",
 ) -> int:
     """Run the benchmark and print JSON or a table.
 
@@ -480,7 +494,11 @@ def main(
     status_console = Console(stderr=True)  # stdout stays clean for --json
     with status_console.status("starting") as status:
         result = run_simulator_bench(
-            repeats=repeats, threads=threads, quick=quick, progress=lambda message: status.update(f"timing {message}")
+            repeats=repeats,
+            threads=threads,
+            quick=quick,
+            progress=lambda message: status.update(f"timing {message}"),
+            backend=backend,
         )
     if as_json:
         print(json.dumps(result, indent=2))

@@ -26,8 +26,14 @@ How. The gate DAG is scheduled once (gates on disjoint wires commute) into a sho
 
 For Z-basis readout a second, shorter plan is used: the trailing permutation moves into the
 Z-sign table and trailing RZ gates (diagonal, so without effect on any probability) are
-dropped. Every step is an ordinary differentiable torch op: gradients flow to the weights and
-to the inputs. Qubit ``i`` is bit ``i`` of the basis-state index (little-endian, as in Qiskit).
+dropped. Qubit ``i`` is bit ``i`` of the basis-state index (little-endian, as in Qiskit).
+
+Two backends run the readout plan. ``torch``: every step an ordinary differentiable torch op
+(any device, higher derivatives). ``native`` (default on the CPU when the C extension was
+built): the unfused stages in C, one call per stage, with an adjoint backward
+(:mod:`qcalo.quantum.native`); on small batches the torch plan is bound by the dispatch of
+~100 tiny kernels, which this removes (hybrid layer at B = 10: 2.6× faster). Both reach
+the weights and the inputs with gradients, and both are checked against Aer.
 """
 
 from __future__ import annotations
@@ -41,11 +47,14 @@ import torch
 from torch import Tensor
 
 from qcalo.exceptions import CircuitError, ShapeError
+from qcalo.quantum import native
 from qcalo.quantum.circuit import FIXED_1Q, AngleSource, Circuit, Gate, Op
 
 __all__ = ["StatevectorSimulator", "SamplingMode", "sample_counts", "z_signs", "basis_bits"]
 
 SamplingMode = Literal["joint", "marginal"]
+Backend = Literal["auto", "torch", "native"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "native")
 
 try:  # optional C extension (setup.py); NumPy's multinomial stands in without it
     from qcalo.quantum._sampling import alias_counts as _alias_counts
@@ -166,6 +175,11 @@ class StatevectorSimulator:
         dtype: ``torch.complex128`` (default, for correctness) or ``torch.complex64``
             (about 2× faster, for training).
         device: ``"cpu"`` or a CUDA device.
+        backend: how probabilities and ⟨Z⟩ are computed. ``"torch"``: the plan as torch ops
+            (any device, higher derivatives). ``"native"``: the C kernels of
+            :mod:`qcalo.quantum.native` (CPU, first derivatives; 1.2–2.5× faster, most on
+            small batches). ``"auto"`` (default): native on the CPU when it was built, else
+            torch. ``state()`` always runs the torch plan.
 
     Example:
         >>> import torch
@@ -182,9 +196,12 @@ class StatevectorSimulator:
         *,
         dtype: torch.dtype = torch.complex128,
         device: torch.device | str = "cpu",
+        backend: Backend = "auto",
     ) -> None:
         if dtype not in (torch.complex64, torch.complex128):
             raise CircuitError(f"dtype {dtype} is not supported; use torch.complex64 or torch.complex128")
+        if backend not in BACKENDS:
+            raise CircuitError(f"backend={backend!r}; use one of {', '.join(BACKENDS)}")
         self.circuit = circuit
         self.n_qubits = circuit.n_qubits
         self.n_params = circuit.n_params
@@ -204,6 +221,9 @@ class StatevectorSimulator:
             for source in (AngleSource.PARAM, AngleSource.INPUT)
             if _reads(self._stages, source) and not _reads(self._measure_stages, source)
         }
+        # The C kernels take the unfused stages: a layer pass there costs less than a block pass.
+        self._native_plan_ = self._native_plan(backend, measure_stages)
+        self.backend = "torch" if self._native_plan_ is None else "native"
 
     # -- public API -------------------------------------------------------------------
     def state(self, weights: Tensor, inputs: Tensor | None = None, *, batch_size: int | None = None) -> Tensor:
@@ -239,6 +259,8 @@ class StatevectorSimulator:
 
     def _measurement_probabilities(self, weights: Tensor, inputs: Tensor | None, batch_size: int | None) -> Tensor:
         """Probabilities before the folded trailing permutation (pair with ``_measure_z_signs``)."""
+        if self._native_plan_ is not None:
+            return self._native_probabilities(weights, inputs, batch_size)
         psi = self._run(self._measure_stages, weights, inputs, batch_size)
         # Re² + Im² as two elementwise ops: a sum over a trailing axis of 2 is ~10× slower.
         return psi.real.square() + psi.imag.square()
@@ -524,6 +546,47 @@ class StatevectorSimulator:
     def _complex(self, values: list) -> Tensor:
         return torch.tensor(values, dtype=self.dtype, device=self.device)
 
+    def _native_plan(self, backend: Backend, stages: list[_Stage]) -> native.NativePlan | None:
+        """The measurement plan as native steps, or ``None`` where the torch plan must run."""
+        if backend == "torch":
+            return None
+        reason = None
+        if not native.available():
+            reason = "the C extension qcalo.quantum._statevector was not built (no C compiler at install?)"
+        elif self.device.type != "cpu":
+            reason = f"it runs on the CPU only, not {self.device}"
+        if reason is not None:
+            if backend == "native":
+                raise CircuitError(f"backend='native' is unavailable: {reason}; use backend='auto' or 'torch'")
+            return None
+        first, *rest = stages
+        steps = tuple(
+            native.PermutationStep(stage.perm.contiguous(), stage.sign)
+            if isinstance(stage, _Permutation)
+            else self._layer_tables(stage)
+            for stage in rest
+        )
+        return native.NativePlan(self.n_qubits, self.n_params, self.n_inputs, self.dtype, self._layer_tables(first), steps)
+
+    def _layer_tables(self, layer: _SingleQubitLayer) -> native.LayerTables:
+        step_index = layer.step_index
+        if step_index is None:  # dense: rotation slots in step-major order
+            step_index = torch.arange(layer.depth * self.n_qubits).reshape(layer.depth, self.n_qubits)
+        return native.LayerTables(
+            index=layer.source_index.contiguous(),
+            scale=layer.source_scale.contiguous(),
+            generators=layer.generators.contiguous(),
+            padding=None if layer.padding is None else layer.padding.contiguous(),
+            step_index=step_index.contiguous(),
+            constants=layer.constants.contiguous(),
+            reads_inputs=layer.uses_inputs,
+            wires=torch.tensor(sorted(layer.active_wires), dtype=torch.long),
+        )
+
+    def _native_probabilities(self, weights: Tensor, inputs: Tensor | None, batch_size: int | None) -> Tensor:
+        weights, inputs, batch = self._check_inputs(weights, inputs, batch_size)
+        return native.NativeProbabilities.apply(self._native_plan_, batch, weights, inputs)
+
     # -- execution --------------------------------------------------------------------
     def _step_matrices(self, layer: _SingleQubitLayer, weights: Tensor, inputs: Tensor | None) -> Tensor:
         """The layer's gates as ``[..., depth, n, 2, 2]`` (``...`` = B when it reads inputs)."""
@@ -618,7 +681,7 @@ class StatevectorSimulator:
         if weights.shape != (self.n_params,):
             raise ShapeError(f"weights have shape {tuple(weights.shape)}; the circuit needs ({self.n_params},)")
         weights = weights.to(self.real_dtype)
-        if not torch.isfinite(weights).all():
+        if not _all_finite(weights):
             raise CircuitError("a weight (rotation angle) is NaN or infinite; check the optimizer or initial values")
         if self.n_inputs == 0:
             if inputs is not None:
@@ -643,9 +706,19 @@ class StatevectorSimulator:
         if batch_size is not None and batch_size != inputs.shape[0]:
             raise ShapeError(f"batch_size={batch_size} but inputs have {inputs.shape[0]} rows; drop batch_size")
         inputs = inputs.to(self.real_dtype)
-        if not torch.isfinite(inputs).all():
+        if not _all_finite(inputs):
             raise CircuitError("an input angle is NaN or infinite; check the data fed to the circuit")
         return weights, inputs, inputs.shape[0]
+
+
+def _all_finite(values: Tensor) -> bool:
+    """No NaN or ±inf in ``values``.
+
+    A finite sum implies finite entries (NaN and inf propagate), and one reduction costs a
+    third of ``isfinite().all()`` — it is on every call of small hybrid batches. Only a
+    non-finite sum (or an overflow) takes the exact check.
+    """
+    return math.isfinite(values.sum().item()) or bool(torch.isfinite(values).all())
 
 
 def _kronecker_block(flat: Tensor, group: _WireGroup) -> Tensor:
