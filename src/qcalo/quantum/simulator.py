@@ -32,7 +32,7 @@ Two backends run the readout plan. ``torch``: every step an ordinary differentia
 (any device, higher derivatives). ``native`` (default on the CPU when the C extension was
 built): the unfused stages in C, one call per stage, with an adjoint backward
 (:mod:`qcalo.quantum.native`); on small batches the torch plan is bound by the dispatch of
-~100 tiny kernels, which this removes (hybrid layer at B = 10: 2.6× faster). Both reach
+~100 tiny kernels, which this removes (hybrid layer at B = 10: 2.3–2.9× faster). Both reach
 the weights and the inputs with gradients, and both are checked against Aer.
 """
 
@@ -177,8 +177,8 @@ class StatevectorSimulator:
         device: ``"cpu"`` or a CUDA device.
         backend: how probabilities and ⟨Z⟩ are computed. ``"torch"``: the plan as torch ops
             (any device, higher derivatives). ``"native"``: the C kernels of
-            :mod:`qcalo.quantum.native` (CPU, first derivatives; 1.2–2.5× faster, most on
-            small batches). ``"auto"`` (default): native on the CPU when it was built, else
+            :mod:`qcalo.quantum.native` (CPU, first derivatives; 1.3–2.9× faster in the
+            benchmarks, most on small batches). ``"auto"`` (default): native on the CPU when it was built, else
             torch. ``state()`` always runs the torch plan.
 
     Example:
@@ -222,8 +222,8 @@ class StatevectorSimulator:
             if _reads(self._stages, source) and not _reads(self._measure_stages, source)
         }
         # The C kernels take the unfused stages: a layer pass there costs less than a block pass.
-        self._native_plan_ = self._native_plan(backend, measure_stages)
-        self.backend = "torch" if self._native_plan_ is None else "native"
+        self._native = self._build_native_plan(backend, measure_stages)
+        self.backend = "torch" if self._native is None else "native"
 
     # -- public API -------------------------------------------------------------------
     def state(self, weights: Tensor, inputs: Tensor | None = None, *, batch_size: int | None = None) -> Tensor:
@@ -259,7 +259,7 @@ class StatevectorSimulator:
 
     def _measurement_probabilities(self, weights: Tensor, inputs: Tensor | None, batch_size: int | None) -> Tensor:
         """Probabilities before the folded trailing permutation (pair with ``_measure_z_signs``)."""
-        if self._native_plan_ is not None:
+        if self._native is not None:
             return self._native_probabilities(weights, inputs, batch_size)
         psi = self._run(self._measure_stages, weights, inputs, batch_size)
         # Re² + Im² as two elementwise ops: a sum over a trailing axis of 2 is ~10× slower.
@@ -546,7 +546,7 @@ class StatevectorSimulator:
     def _complex(self, values: list) -> Tensor:
         return torch.tensor(values, dtype=self.dtype, device=self.device)
 
-    def _native_plan(self, backend: Backend, stages: list[_Stage]) -> native.NativePlan | None:
+    def _build_native_plan(self, backend: Backend, stages: list[_Stage]) -> native.NativePlan | None:
         """The measurement plan as native steps, or ``None`` where the torch plan must run."""
         if backend == "torch":
             return None
@@ -585,7 +585,7 @@ class StatevectorSimulator:
 
     def _native_probabilities(self, weights: Tensor, inputs: Tensor | None, batch_size: int | None) -> Tensor:
         weights, inputs, batch = self._check_inputs(weights, inputs, batch_size)
-        return native.NativeProbabilities.apply(self._native_plan_, batch, weights, inputs)
+        return native.NativeProbabilities.apply(self._native, batch, weights, inputs)
 
     # -- execution --------------------------------------------------------------------
     def _step_matrices(self, layer: _SingleQubitLayer, weights: Tensor, inputs: Tensor | None) -> Tensor:
