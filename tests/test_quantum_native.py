@@ -201,3 +201,33 @@ def test_non_finite_angles_still_raise_on_the_native_path() -> None:
     weights[3] = float("nan")
     with pytest.raises(CircuitError, match="weight .* NaN or infinite"):
         sim.expval_z(weights, torch.zeros(1, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_batches_match_one_thread(threads) -> None:
+    """Large batches split over threads (torch's thread count): the kernels' probabilities are
+    bit-identical to one thread, gradients equal to round-off, and reruns identical."""
+    circuit = hybrid_workload(10, n_blocks=2)
+    sim = StatevectorSimulator(circuit, backend="native")
+    generator = torch.Generator().manual_seed(12)
+    weights = torch.rand(circuit.n_params, generator=generator, dtype=torch.float64)
+    inputs = torch.randn(200, 10, generator=generator, dtype=torch.float64)  # 200 x 1024 amplitudes
+
+    def run() -> tuple[torch.Tensor, ...]:
+        w, x = weights.clone().requires_grad_(True), inputs.clone().requires_grad_(True)
+        probs = sim.probabilities(w, x)
+        (probs @ sim.z_signs * torch.linspace(-1, 1, 10, dtype=torch.float64)).sum().backward()
+        return probs.detach(), w.grad, x.grad
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = run()
+        torch.set_num_threads(threads)
+        threaded, again = run(), run()
+    finally:
+        torch.set_num_threads(previous)
+    for name, one, many, repeat in zip(("probs", "grad w", "grad x"), single, threaded, again, strict=True):
+        assert torch.equal(many, repeat), name
+        torch.testing.assert_close(many, one, rtol=0, atol=1e-12)
+    assert torch.equal(threaded[0], single[0])

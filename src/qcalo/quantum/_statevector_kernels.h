@@ -140,12 +140,13 @@ static void FN(build_layer_backward)(const REAL *sources, Py_ssize_t source_stri
 }
 
 /* psi[b] = (column 0 of mats[b][n-1]) (x) ... (x) (column 0 of mats[b][0]): each wire's gates on |0>. */
-static void FN(product_state)(const REAL *mats, Py_ssize_t mat_stride, Py_ssize_t batch, int n, REAL *psi) {
+static void FN(product_state)(const REAL *mats, Py_ssize_t mat_stride, Py_ssize_t b0, Py_ssize_t b1, int n,
+                              REAL *psi) {
     const Py_ssize_t dim = (Py_ssize_t)1 << n;
-    for (Py_ssize_t b = 0; b < batch; b++) {
+    for (Py_ssize_t b = b0; b < b1; b++) {
         REAL *p = psi + 2 * dim * b;
-        if (b > 0 && mat_stride == 0) {  /* shared matrices: the same state in every row */
-            memcpy(p, psi, sizeof(REAL) * 2 * dim);
+        if (b > b0 && mat_stride == 0) {  /* shared matrices: the same state in every row */
+            memcpy(p, psi + 2 * dim * b0, sizeof(REAL) * 2 * dim);
             continue;
         }
         const REAL *u = mats + mat_stride * b;
@@ -172,12 +173,12 @@ static void FN(product_state)(const REAL *mats, Py_ssize_t mat_stride, Py_ssize_
  * the conjugated columns from the top down (R_w, size 2^(w+1)), so no division is needed.
  * scratch: 2^n + 2^(n-1) complex numbers.
  */
-static void FN(product_state_backward)(const REAL *mats, Py_ssize_t mat_stride, Py_ssize_t batch, int n,
-                                       const REAL *grad_psi, REAL *grad_mats, REAL *scratch) {
+static void FN(product_state_backward)(const REAL *mats, Py_ssize_t mat_stride, Py_ssize_t b0, Py_ssize_t b1,
+                                       int n, const REAL *grad_psi, REAL *grad_mats, REAL *scratch) {
     const Py_ssize_t dim = (Py_ssize_t)1 << n;
     REAL *lower = scratch;            /* L_w at complex offset 2^w */
     REAL *rest = scratch + 2 * dim;   /* R_w, 2^(n-1) complex */
-    for (Py_ssize_t b = 0; b < batch; b++) {
+    for (Py_ssize_t b = b0; b < b1; b++) {
         const REAL *u = mats + mat_stride * b;
         REAL *g = grad_mats + mat_stride * b;
         const REAL *grad = grad_psi + 2 * dim * b;
@@ -229,9 +230,9 @@ static void FN(product_state_backward)(const REAL *mats, Py_ssize_t mat_stride, 
 }
 
 /* out[b][k] = sign[k] * in[b][perm[k]] (sign may be NULL: all +1). */
-static void FN(permute)(const REAL *in, REAL *out, const int64_t *perm, const REAL *sign, Py_ssize_t batch,
-                        Py_ssize_t dim) {
-    for (Py_ssize_t b = 0; b < batch; b++) {
+static void FN(permute)(const REAL *in, REAL *out, const int64_t *perm, const REAL *sign, Py_ssize_t b0,
+                        Py_ssize_t b1, Py_ssize_t dim) {
+    for (Py_ssize_t b = b0; b < b1; b++) {
         const REAL *src = in + 2 * dim * b;
         REAL *dst = out + 2 * dim * b;
         if (sign) {
@@ -250,8 +251,8 @@ static void FN(permute)(const REAL *in, REAL *out, const int64_t *perm, const RE
 
 /* The adjoint of permute: grad_in[b][perm[k]] = sign[k] * grad_out[b][k]. */
 static void FN(permute_backward)(const REAL *grad_out, REAL *grad_in, const int64_t *perm, const REAL *sign,
-                                 Py_ssize_t batch, Py_ssize_t dim) {
-    for (Py_ssize_t b = 0; b < batch; b++) {
+                                 Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t dim) {
+    for (Py_ssize_t b = b0; b < b1; b++) {
         const REAL *src = grad_out + 2 * dim * b;
         REAL *dst = grad_in + 2 * dim * b;
         for (Py_ssize_t k = 0; k < dim; k++) {
@@ -263,10 +264,10 @@ static void FN(permute_backward)(const REAL *grad_out, REAL *grad_in, const int6
 }
 
 /* In place: psi[b] <- U_w psi[b] for each listed wire w, U_w = mats[b][w] (2x2 complex). */
-STATE_LOOP static void FN(apply_wires)(REAL *psi, Py_ssize_t batch, int n, const REAL *mats, Py_ssize_t mat_stride,
-                            const int64_t *wires, Py_ssize_t n_wires) {
+STATE_LOOP static void FN(apply_wires)(REAL *psi, Py_ssize_t b0, Py_ssize_t b1, int n, const REAL *mats,
+                                       Py_ssize_t mat_stride, const int64_t *wires, Py_ssize_t n_wires) {
     const Py_ssize_t dim = (Py_ssize_t)1 << n;
-    for (Py_ssize_t b = 0; b < batch; b++) {
+    for (Py_ssize_t b = b0; b < b1; b++) {
         REAL *p = psi + 2 * dim * b;
         for (Py_ssize_t t = 0; t < n_wires; t++) {
             const int64_t w = wires[t];
@@ -320,11 +321,11 @@ STATE_LOOP static void FN(apply_wires)(REAL *psi, Py_ssize_t batch, int n, const
         g1[2 * k + 1] = v10r * xi + v10i * xr + v11r * yi + v11i * yr;                  \
     }
 
-STATE_LOOP static void FN(apply_wires_backward)(REAL *psi, REAL *grad, Py_ssize_t batch, int n, const REAL *mats,
-                                     Py_ssize_t mat_stride, const int64_t *wires, Py_ssize_t n_wires,
-                                     REAL *grad_mats) {
+STATE_LOOP static void FN(apply_wires_backward)(REAL *psi, REAL *grad, Py_ssize_t b0, Py_ssize_t b1, int n,
+                                                const REAL *mats, Py_ssize_t mat_stride, const int64_t *wires,
+                                                Py_ssize_t n_wires, REAL *grad_mats) {
     const Py_ssize_t dim = (Py_ssize_t)1 << n;
-    for (Py_ssize_t b = 0; b < batch; b++) {
+    for (Py_ssize_t b = b0; b < b1; b++) {
         REAL *p = psi + 2 * dim * b, *g = grad + 2 * dim * b;
         for (Py_ssize_t t = n_wires - 1; t >= 0; t--) {
             const int64_t w = wires[t];

@@ -15,7 +15,12 @@ weights and the inputs. First derivatives only: a backward with ``create_graph=T
 second derivative, e.g. a gradient penalty through a quantum discriminator) raises and asks
 for ``backend="torch"``.
 
-The kernels are CPU-only, single-threaded, complex64/complex128. They take the unfused
+Large batches are split over torch's thread count (POSIX threads, chunks of ≥ 32 768
+amplitudes; per-sample results are bit-identical to one thread, batch-summed gradients are
+added in chunk order). On this 2-core machine a layer pass at B = 1000 runs 1.9× faster on
+two threads in isolation, 1.15× inside a training step (torch's own OpenMP threads compete).
+
+The kernels are CPU-only, complex64/complex128. They take the unfused
 stages: per-wire passes are cheaper in C than the dense group blocks the torch plan fuses
 (QAG ``clic8`` training at B = 256: 36–42 s → 29 s for 1000 epochs).
 """
@@ -61,6 +66,7 @@ class PermutationStep:
             _ptr(self.sign),
             states.shape[0],
             states.shape[1],
+            torch.get_num_threads(),
         )
         return out
 
@@ -177,8 +183,9 @@ class NativeProbabilities(torch.autograd.Function):
         keep_outputs = any(ctx.needs_input_grad)
         first = _BuiltLayer(plan.first, plan, weights, inputs, batch)
         psi = torch.empty(batch, dim, dtype=plan.dtype)
+        threads = torch.get_num_threads()
         _kernels.product_state(
-            is_double, first.mats.data_ptr(), first.mat_stride, batch, n, psi.data_ptr()
+            is_double, first.mats.data_ptr(), first.mat_stride, batch, n, psi.data_ptr(), threads
         )
         layers, outputs = [], []
         for step in plan.steps:
@@ -197,6 +204,7 @@ class NativeProbabilities(torch.autograd.Function):
                 layer.mat_stride,
                 step.wires.data_ptr(),
                 step.wires.numel(),
+                threads,
             )
             layers.append(layer)
             outputs.append(psi)
@@ -214,6 +222,7 @@ class NativeProbabilities(torch.autograd.Function):
             )
         plan: NativePlan = ctx.plan
         n, is_double = plan.n_qubits, plan.dtype == torch.complex128
+        threads = torch.get_num_threads()
         batch, dim = grad_probs.shape
         grad_probs = grad_probs.contiguous()
         grad = torch.empty(batch, dim, dtype=plan.dtype)
@@ -242,6 +251,7 @@ class NativeProbabilities(torch.autograd.Function):
                 step.wires.data_ptr(),
                 step.wires.numel(),
                 grad_mats.data_ptr(),
+                threads,
             )
             source_grads.append((layer, layer.source_gradient(grad_mats)))
         first = ctx.first
@@ -254,6 +264,7 @@ class NativeProbabilities(torch.autograd.Function):
             n,
             grad.data_ptr(),
             grad_first.data_ptr(),
+            threads,
         )
         source_grads.append((first, first.source_gradient(grad_first)))
         grad_weights = grad_inputs = None
