@@ -21,8 +21,10 @@
 
 /* The state loops also get an AVX2 + FMA build, chosen at load time where the CPU has it
    (GCC function multi-versioning; measured ~1.5x on the backward). Elsewhere: one build. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && __GNUC__ >= 11
 #define STATE_LOOP __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define STATE_LOOP __attribute__((target_clones("avx2", "default")))  /* GCC < 11: no x86-64-v3 */
 #else
 #define STATE_LOOP
 #endif
