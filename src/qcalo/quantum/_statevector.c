@@ -221,7 +221,12 @@ static int run_job(const job_t *job, Py_ssize_t batch, int threads, Py_ssize_t s
     return failed ? -1 : 0;
 }
 
-static PyObject *finish(int status) {
+/* run_job without the GIL; None, or MemoryError. */
+static PyObject *run_released(const job_t *job, Py_ssize_t batch, int threads, Py_ssize_t shared_reals) {
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = run_job(job, batch, threads, shared_reals);
+    Py_END_ALLOW_THREADS
     if (status < 0) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
@@ -229,73 +234,58 @@ static PyObject *finish(int status) {
 static PyObject *py_product_state(PyObject *self, PyObject *args) {
     job_t job = {.kind = PRODUCT};
     Py_ssize_t mats, batch, psi;
-    int threads, status;
+    int threads;
     if (!PyArg_ParseTuple(args, "pnnnini", &job.is_double, &mats, &job.mat_stride, &batch, &job.n, &psi, &threads))
         return NULL;
     job.mats = PTR(mats), job.out = PTR(psi), job.dim = (Py_ssize_t)1 << job.n;
-    Py_BEGIN_ALLOW_THREADS
-    status = run_job(&job, batch, threads, 0);
-    Py_END_ALLOW_THREADS
-    return finish(status);
+    return run_released(&job, batch, threads, 0);
 }
 
 static PyObject *py_product_state_backward(PyObject *self, PyObject *args) {
     job_t job = {.kind = PRODUCT_BACKWARD};
     Py_ssize_t mats, batch, grad_psi, grad_mats;
-    int threads, status;
+    int threads;
     if (!PyArg_ParseTuple(args, "pnnninni", &job.is_double, &mats, &job.mat_stride, &batch, &job.n, &grad_psi,
                           &grad_mats, &threads))
         return NULL;
     job.mats = PTR(mats), job.grad = PTR(grad_psi), job.grad_mats = PTR(grad_mats);
     job.dim = (Py_ssize_t)1 << job.n;
-    Py_BEGIN_ALLOW_THREADS
-    status = run_job(&job, batch, threads, job.mat_stride == 0 ? 8 * job.n : 0);
-    Py_END_ALLOW_THREADS
-    return finish(status);
+    return run_released(&job, batch, threads, job.mat_stride == 0 ? 8 * job.n : 0);
 }
 
 static PyObject *py_permute(PyObject *self, PyObject *args) {
     job_t job = {.kind = PERMUTE};
-    int backward, threads, status;
+    int backward, threads;
     Py_ssize_t in, out, perm, sign, batch;
     if (!PyArg_ParseTuple(args, "ppnnnnnni", &job.is_double, &backward, &in, &out, &perm, &sign, &batch, &job.dim,
                           &threads))
         return NULL;
     job.kind = backward ? PERMUTE_BACKWARD : PERMUTE;
     job.psi = PTR(in), job.out = PTR(out), job.perm = PTR(perm), job.sign = PTR(sign);
-    Py_BEGIN_ALLOW_THREADS
-    status = run_job(&job, batch, threads, 0);
-    Py_END_ALLOW_THREADS
-    return finish(status);
+    return run_released(&job, batch, threads, 0);
 }
 
 static PyObject *py_apply_wires(PyObject *self, PyObject *args) {
     job_t job = {.kind = WIRES};
     Py_ssize_t psi, batch, mats, wires;
-    int threads, status;
+    int threads;
     if (!PyArg_ParseTuple(args, "pnninnnni", &job.is_double, &psi, &batch, &job.n, &mats, &job.mat_stride, &wires,
                           &job.n_wires, &threads))
         return NULL;
     job.psi = PTR(psi), job.mats = PTR(mats), job.wires = PTR(wires), job.dim = (Py_ssize_t)1 << job.n;
-    Py_BEGIN_ALLOW_THREADS
-    status = run_job(&job, batch, threads, 0);
-    Py_END_ALLOW_THREADS
-    return finish(status);
+    return run_released(&job, batch, threads, 0);
 }
 
 static PyObject *py_apply_wires_backward(PyObject *self, PyObject *args) {
     job_t job = {.kind = WIRES_BACKWARD};
     Py_ssize_t psi, grad, batch, mats, wires, grad_mats;
-    int threads, status;
+    int threads;
     if (!PyArg_ParseTuple(args, "pnnninnnnni", &job.is_double, &psi, &grad, &batch, &job.n, &mats, &job.mat_stride,
                           &wires, &job.n_wires, &grad_mats, &threads))
         return NULL;
     job.psi = PTR(psi), job.grad = PTR(grad), job.mats = PTR(mats), job.wires = PTR(wires);
     job.grad_mats = PTR(grad_mats), job.dim = (Py_ssize_t)1 << job.n;
-    Py_BEGIN_ALLOW_THREADS
-    status = run_job(&job, batch, threads, job.mat_stride == 0 ? 8 * job.n : 0);
-    Py_END_ALLOW_THREADS
-    return finish(status);
+    return run_released(&job, batch, threads, job.mat_stride == 0 ? 8 * job.n : 0);
 }
 
 static PyObject *py_probabilities(PyObject *self, PyObject *args) {

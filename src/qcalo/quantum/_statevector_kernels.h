@@ -51,6 +51,12 @@ static inline void FN(mat_mul_adjoint_right)(const REAL *a, const REAL *b, REAL 
         }
 }
 
+/* Slot r of a layer: rotation matrix r (r < n_rot) or fixed matrix padding[r - n_rot]. */
+static inline const REAL *FN(slot_matrix)(const REAL *rotations, const REAL *padding, Py_ssize_t n_rot,
+                                          int64_t r) {
+    return r < n_rot ? rotations + 8 * r : padding + 8 * (r - n_rot);
+}
+
 /*
  * Gate matrices of one layer of single-qubit gates, fused per wire, for each of `samples` rows
  * of angle sources (a row is [weights | inputs | constants] or [weights | constants]).
@@ -79,7 +85,7 @@ static void FN(build_layer)(const REAL *sources, Py_ssize_t source_stride, Py_ss
             REAL u[8] = {1, 0, 0, 0, 0, 0, 1, 0};
             for (Py_ssize_t step = 0; step < depth; step++) {
                 const int64_t r = step_index[step * n + w];
-                const REAL *m = r < n_rot ? slot + 8 * r : padding + 8 * (r - n_rot);
+                const REAL *m = FN(slot_matrix)(slot, padding, n_rot, r);
                 REAL next[8];
                 FN(mat_mul)(m, u, next);
                 memcpy(u, next, sizeof(u));
@@ -111,14 +117,14 @@ static void FN(build_layer_backward)(const REAL *sources, Py_ssize_t source_stri
             memcpy(prefix, eye, sizeof(eye));
             for (Py_ssize_t step = 0; step < depth; step++) {
                 const int64_t r = step_index[step * n + w];
-                const REAL *m = r < n_rot ? slot + 8 * r : padding + 8 * (r - n_rot);
+                const REAL *m = FN(slot_matrix)(slot, padding, n_rot, r);
                 FN(mat_mul)(m, prefix + 8 * step, prefix + 8 * (step + 1));
             }
             REAL a[8], grad_m[8], tmp[8];
             memcpy(a, grad_mats + 8 * ((Py_ssize_t)n * b + w), sizeof(a));
             for (Py_ssize_t step = depth - 1; step >= 0; step--) {
                 const int64_t r = step_index[step * n + w];
-                const REAL *m = r < n_rot ? slot + 8 * r : padding + 8 * (r - n_rot);
+                const REAL *m = FN(slot_matrix)(slot, padding, n_rot, r);
                 if (r < n_rot) {
                     FN(mat_mul_adjoint_right)(a, prefix + 8 * step, grad_m);  /* a @ prefix^H */
                     const REAL half = (REAL)0.5 * scale[r] * src[index[r]];
