@@ -104,6 +104,11 @@ class NativePlan:
     first: LayerTables
     steps: tuple  # of PermutationStep | LayerTables
 
+    @property
+    def is_double(self) -> bool:
+        """complex128 kernels (else complex64)."""
+        return self.dtype == torch.complex128
+
 
 def _ptr(tensor: Tensor | None) -> int:
     return 0 if tensor is None else tensor.data_ptr()
@@ -121,7 +126,7 @@ class _BuiltLayer:
         batch: int,
     ):
         self.tables, self.n = tables, plan.n_qubits
-        self.is_double = plan.dtype == torch.complex128
+        self.is_double = plan.is_double
         if tables.reads_inputs:
             parts = [weights.expand(batch, -1), inputs, tables.constants.expand(batch, -1)]
         else:
@@ -153,6 +158,68 @@ class _BuiltLayer:
             self.n,
         )
 
+    def product_state(self, batch: int, threads: int) -> Tensor:
+        """``[B, 2^n]``: each wire's matrices applied to |0⟩ (the plan's first layer)."""
+        psi = torch.empty(batch, 2**self.n, dtype=self.mats.dtype)
+        _kernels.product_state(
+            self.is_double,
+            self.mats.data_ptr(),
+            self.mat_stride,
+            batch,
+            self.n,
+            psi.data_ptr(),
+            threads,
+        )
+        return psi
+
+    def product_state_gradient(self, grad: Tensor, threads: int) -> Tensor:
+        """dL/d(mats) of :meth:`product_state` from dL/d(state) ``grad``."""
+        grad_mats = torch.zeros_like(self.mats)
+        _kernels.product_state_backward(
+            self.is_double,
+            self.mats.data_ptr(),
+            self.mat_stride,
+            grad.shape[0],
+            self.n,
+            grad.data_ptr(),
+            grad_mats.data_ptr(),
+            threads,
+        )
+        return grad_mats
+
+    def apply(self, psi: Tensor, threads: int) -> None:
+        """In place: the layer's matrices on their wires."""
+        _kernels.apply_wires(
+            self.is_double,
+            psi.data_ptr(),
+            psi.shape[0],
+            self.n,
+            self.mats.data_ptr(),
+            self.mat_stride,
+            self.tables.wires.data_ptr(),
+            self.tables.wires.numel(),
+            threads,
+        )
+
+    def pull_back(self, state: Tensor, grad: Tensor, threads: int) -> Tensor:
+        """Adjoint step, in place: ``state`` (the layer's output) becomes its input and ``grad``
+        dL/d(input); returns dL/d(mats)."""
+        grad_mats = torch.zeros_like(self.mats)
+        _kernels.apply_wires_backward(
+            self.is_double,
+            state.data_ptr(),
+            grad.data_ptr(),
+            state.shape[0],
+            self.n,
+            self.mats.data_ptr(),
+            self.mat_stride,
+            self.tables.wires.data_ptr(),
+            self.tables.wires.numel(),
+            grad_mats.data_ptr(),
+            threads,
+        )
+        return grad_mats
+
     def source_gradient(self, grad_mats: Tensor) -> Tensor:
         """dL/d(sources) from dL/d(mats): ``[samples, width]``."""
         grad_sources = torch.zeros_like(self.sources)
@@ -176,17 +243,12 @@ class NativeProbabilities(torch.autograd.Function):
     def forward(
         ctx, plan: NativePlan, batch: int, weights: Tensor, inputs: Tensor | None
     ) -> Tensor:
-        n, dim = plan.n_qubits, 2**plan.n_qubits
-        is_double = plan.dtype == torch.complex128
         weights = weights.contiguous()
         inputs = None if inputs is None else inputs.contiguous()
         keep_outputs = any(ctx.needs_input_grad)
-        first = _BuiltLayer(plan.first, plan, weights, inputs, batch)
-        psi = torch.empty(batch, dim, dtype=plan.dtype)
         threads = torch.get_num_threads()
-        _kernels.product_state(
-            is_double, first.mats.data_ptr(), first.mat_stride, batch, n, psi.data_ptr(), threads
-        )
+        first = _BuiltLayer(plan.first, plan, weights, inputs, batch)
+        psi = first.product_state(batch, threads)
         layers, outputs = [], []
         for step in plan.steps:
             if isinstance(step, PermutationStep):
@@ -195,21 +257,11 @@ class NativeProbabilities(torch.autograd.Function):
             layer = _BuiltLayer(step, plan, weights, inputs, batch)
             if keep_outputs:  # kept for backward, so the next layer must not overwrite it
                 psi = psi.clone()
-            _kernels.apply_wires(
-                is_double,
-                psi.data_ptr(),
-                batch,
-                n,
-                layer.mats.data_ptr(),
-                layer.mat_stride,
-                step.wires.data_ptr(),
-                step.wires.numel(),
-                threads,
-            )
+            layer.apply(psi, threads)
             layers.append(layer)
             outputs.append(psi)
-        probs = torch.empty(batch, dim, dtype=weights.dtype)
-        _kernels.probabilities(is_double, psi.data_ptr(), probs.data_ptr(), probs.numel())
+        probs = torch.empty(psi.shape, dtype=weights.dtype)
+        _kernels.probabilities(plan.is_double, psi.data_ptr(), probs.data_ptr(), probs.numel())
         ctx.plan, ctx.first, ctx.layers, ctx.outputs, ctx.final = plan, first, layers, outputs, psi
         return probs
 
@@ -221,13 +273,15 @@ class NativeProbabilities(torch.autograd.Function):
                 "(e.g. a gradient penalty through a quantum layer) build it with backend='torch'"
             )
         plan: NativePlan = ctx.plan
-        n, is_double = plan.n_qubits, plan.dtype == torch.complex128
         threads = torch.get_num_threads()
-        batch, dim = grad_probs.shape
         grad_probs = grad_probs.contiguous()
-        grad = torch.empty(batch, dim, dtype=plan.dtype)
+        grad = torch.empty(grad_probs.shape, dtype=plan.dtype)
         _kernels.probabilities_backward(
-            is_double, ctx.final.data_ptr(), grad_probs.data_ptr(), grad.data_ptr(), grad.numel()
+            plan.is_double,
+            ctx.final.data_ptr(),
+            grad_probs.data_ptr(),
+            grad.data_ptr(),
+            grad.numel(),
         )
         source_grads: list[tuple[_BuiltLayer, Tensor]] = []
         position = len(ctx.layers)
@@ -238,35 +292,12 @@ class NativeProbabilities(torch.autograd.Function):
             position -= 1
             layer = ctx.layers[position]
             # Uncomputed in place, so a copy: the saved one must serve a retained graph.
-            state = ctx.outputs[position].clone()
-            grad_mats = torch.zeros_like(layer.mats)
-            _kernels.apply_wires_backward(
-                is_double,
-                state.data_ptr(),
-                grad.data_ptr(),
-                batch,
-                n,
-                layer.mats.data_ptr(),
-                layer.mat_stride,
-                step.wires.data_ptr(),
-                step.wires.numel(),
-                grad_mats.data_ptr(),
-                threads,
-            )
+            grad_mats = layer.pull_back(ctx.outputs[position].clone(), grad, threads)
             source_grads.append((layer, layer.source_gradient(grad_mats)))
         first = ctx.first
-        grad_first = torch.zeros_like(first.mats)
-        _kernels.product_state_backward(
-            is_double,
-            first.mats.data_ptr(),
-            first.mat_stride,
-            batch,
-            n,
-            grad.data_ptr(),
-            grad_first.data_ptr(),
-            threads,
+        source_grads.append(
+            (first, first.source_gradient(first.product_state_gradient(grad, threads)))
         )
-        source_grads.append((first, first.source_gradient(grad_first)))
         grad_weights = grad_inputs = None
         p, m = plan.n_params, plan.n_inputs
         for layer, grad_sources in source_grads:
@@ -276,5 +307,5 @@ class NativeProbabilities(torch.autograd.Function):
                 part = grad_sources[:, p : p + m]
                 grad_inputs = part if grad_inputs is None else grad_inputs + part
         if grad_inputs is None and ctx.needs_input_grad[3]:
-            grad_inputs = torch.zeros(batch, m, dtype=grad_probs.dtype)
+            grad_inputs = torch.zeros(grad_probs.shape[0], m, dtype=grad_probs.dtype)
         return None, None, grad_weights, grad_inputs
