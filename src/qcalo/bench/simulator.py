@@ -37,7 +37,7 @@ import torch
 
 from qcalo.exceptions import ConfigError
 from qcalo.quantum.circuit import AngleSource, Circuit, Gate
-from qcalo.quantum.simulator import StatevectorSimulator, z_signs
+from qcalo.quantum.simulator import StatevectorSimulator, resolve_backend, z_signs
 from qcalo.quantum.workloads import hybrid_workload, qag_workload
 
 __all__ = [
@@ -332,7 +332,7 @@ def run_simulator_bench(
         CircuitError: if ``backend`` is unknown or unavailable.
     """
     _check_positive_int(repeats, "repeats")
-    used_backend = StatevectorSimulator(qag_workload(2, n_blocks=1), backend=backend).backend
+    used_backend = resolve_backend(backend)
     if threads is not None:
         _check_positive_int(threads, "threads")
     repeats = QUICK_REPEATS if quick else repeats

@@ -50,7 +50,7 @@ from qcalo.exceptions import CircuitError, ShapeError
 from qcalo.quantum import native
 from qcalo.quantum.circuit import FIXED_1Q, AngleSource, Circuit, Gate, Op
 
-__all__ = ["StatevectorSimulator", "SamplingMode", "sample_counts", "z_signs", "basis_bits"]
+__all__ = ["StatevectorSimulator", "SamplingMode", "sample_counts", "z_signs", "basis_bits", "resolve_backend"]
 
 SamplingMode = Literal["joint", "marginal"]
 Backend = Literal["auto", "torch", "native"]
@@ -200,8 +200,7 @@ class StatevectorSimulator:
     ) -> None:
         if dtype not in (torch.complex64, torch.complex128):
             raise CircuitError(f"dtype {dtype} is not supported; use torch.complex64 or torch.complex128")
-        if backend not in BACKENDS:
-            raise CircuitError(f"backend={backend!r}; use one of {', '.join(BACKENDS)}")
+        self.backend = resolve_backend(backend, device)  # an unknown or unavailable one fails first
         self.circuit = circuit
         self.n_qubits = circuit.n_qubits
         self.n_params = circuit.n_params
@@ -222,8 +221,7 @@ class StatevectorSimulator:
             if _reads(self._stages, source) and not _reads(self._measure_stages, source)
         }
         # The C kernels take the unfused stages: a layer pass there costs less than a block pass.
-        self._native = self._build_native_plan(backend, measure_stages)
-        self.backend = "torch" if self._native is None else "native"
+        self._native = self._build_native_plan(measure_stages) if self.backend == "native" else None
 
     # -- public API -------------------------------------------------------------------
     def state(self, weights: Tensor, inputs: Tensor | None = None, *, batch_size: int | None = None) -> Tensor:
@@ -546,19 +544,8 @@ class StatevectorSimulator:
     def _complex(self, values: list) -> Tensor:
         return torch.tensor(values, dtype=self.dtype, device=self.device)
 
-    def _build_native_plan(self, backend: Backend, stages: list[_Stage]) -> native.NativePlan | None:
-        """The measurement plan as native steps, or ``None`` where the torch plan must run."""
-        if backend == "torch":
-            return None
-        reason = None
-        if not native.available():
-            reason = "the C extension qcalo.quantum._statevector was not built (no C compiler at install?)"
-        elif self.device.type != "cpu":
-            reason = f"it runs on the CPU only, not {self.device}"
-        if reason is not None:
-            if backend == "native":
-                raise CircuitError(f"backend='native' is unavailable: {reason}; use backend='auto' or 'torch'")
-            return None
+    def _build_native_plan(self, stages: list[_Stage]) -> native.NativePlan:
+        """The (unfused) measurement plan as the C kernels' steps."""
         first, *rest = stages
         steps = tuple(
             native.PermutationStep(stage.perm.contiguous(), stage.sign)
@@ -709,6 +696,28 @@ class StatevectorSimulator:
         if not _all_finite(inputs):
             raise CircuitError("an input angle is NaN or infinite; check the data fed to the circuit")
         return weights, inputs, inputs.shape[0]
+
+
+def resolve_backend(backend: str, device: torch.device | str = "cpu") -> str:
+    """The backend a simulator built with ``backend`` on ``device`` runs: ``"torch"`` or ``"native"``.
+
+    Raises:
+        CircuitError: for an unknown name, or ``"native"`` where it cannot run.
+    """
+    if backend not in BACKENDS:
+        raise CircuitError(f"backend={backend!r}; use one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return "torch"
+    reason = None
+    if not native.available():
+        reason = "the C extension qcalo.quantum._statevector was not built (no C compiler at install?)"
+    elif torch.device(device).type != "cpu":
+        reason = f"it runs on the CPU only, not {device}"
+    if reason is None:
+        return "native"
+    if backend == "native":
+        raise CircuitError(f"backend='native' is unavailable: {reason}; use backend='auto' or 'torch'")
+    return "torch"
 
 
 def _all_finite(values: Tensor) -> bool:
