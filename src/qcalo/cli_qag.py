@@ -99,7 +99,7 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
 ) -> None:
     """Score a trained run on the test set (MMD vs the real-vs-real floor) and draw its figures."""
-    from qcalo.train.evaluate import evaluate_run
+    from qcalo.train.evaluate import evaluate_run, format_summary
     from qcalo.train.qag import model_from_run
 
     try:
@@ -111,12 +111,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    typer.echo(
-        f"test MMD (n={n_eval}, {n_sets} sets): {summary['test_mmd_mean']:.3e} ± {summary['test_mmd_std']:.1e}   "
-        f"real-vs-real floor: {summary['real_mmd_floor_mean']:.3e}   ratio {summary['mmd_ratio_to_floor']:.2f} ± {summary['mmd_ratio_to_floor_se']:.2f}\n"
-        f"correlation loss: {summary['corr_loss']:.4f} (real-vs-real {summary['real_corr_loss_floor']:.4f})   "
-        f"energy-sum separation: {summary['energy_sum_separation']:.4f}   train time {summary['train_seconds']:.1f} s"
-    )
+    typer.echo(format_summary(summary))
     for name in summary.get("figures", []):
         typer.echo(f"figure: {Path(run_dir) / name}")
     typer.echo(f"summary: {Path(run_dir) / 'summary.json'}")

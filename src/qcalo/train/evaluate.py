@@ -34,7 +34,7 @@ from qcalo.report.plots import (
 from qcalo.train.qag import epoch_generator, model_from_run
 from qcalo.train.rundir import read_json, write_json
 
-__all__ = ["evaluate_run", "generate_images", "score_images"]
+__all__ = ["evaluate_run", "format_summary", "generate_images", "score_images"]
 
 
 def generate_images(run_dir: Path | str, n_images: int, *, seed: int = 0, chunk: int = 5000) -> np.ndarray:
@@ -141,3 +141,15 @@ def _figures(run_dir: Path, data: ClicSplits, generated: np.ndarray) -> list[Pat
     if metrics_csv.exists():
         paths.insert(0, plot_loss_curves(read_metrics_csv(metrics_csv), run_dir / "loss_curves.png"))
     return paths
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The lines ``qcalo evaluate`` prints for a ``summary.json``."""
+    n_eval, n_sets = summary["n_eval"], summary["n_sets"]
+    return (
+        f"test MMD (n={n_eval}, {n_sets} sets): {summary['test_mmd_mean']:.3e} ± {summary['test_mmd_std']:.1e}   "
+        f"real-vs-real floor: {summary['real_mmd_floor_mean']:.3e}   "
+        f"ratio {summary['mmd_ratio_to_floor']:.2f} ± {summary['mmd_ratio_to_floor_se']:.2f}\n"
+        f"correlation loss: {summary['corr_loss']:.4f} (real-vs-real {summary['real_corr_loss_floor']:.4f})   "
+        f"energy-sum separation: {summary['energy_sum_separation']:.4f}   train time {summary['train_seconds']:.1f} s"
+    )
