@@ -21,6 +21,8 @@ from qcalo.metrics import (
     median_distance,
     mmd,
     mmd_repeated,
+    ratio_with_error,
+    standard_error,
     mmd_unbiased,
     pearson_matrix,
     reduced_chi2,
@@ -188,14 +190,14 @@ def test_median_distance_refuses_too_few_rows():
         median_distance(_gaussian(10), max_samples=1)
 
 
-def test_mmd_repeated_mean_and_sample_std():
-    """mmd_repeated = (mean, ddof=1 std) of the pairwise values; one pair → nan std."""
+def test_mmd_repeated_mean_and_standard_error():
+    """mmd_repeated = (mean, ddof=1 std / sqrt(k)) of the pairwise values; one pair → nan."""
     generated = [_gaussian(30, seed=s, shift=0.1) for s in range(4)]
     real = [_gaussian(30, seed=10 + s) for s in range(4)]
     values = [mmd(g, r, scale=1.5) for g, r in zip(generated, real, strict=True)]
-    mean, std = mmd_repeated(generated, real, scale=1.5)
+    mean, se = mmd_repeated(generated, real, scale=1.5)
     assert mean == pytest.approx(np.mean(values), rel=1e-12)
-    assert std == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+    assert se == pytest.approx(np.std(values, ddof=1) / 2, rel=1e-12)
     assert math.isnan(mmd_repeated(generated[:1], real[:1], scale=1.5)[1])
     with pytest.raises(QcaloError, match="pair them"):
         mmd_repeated(generated, real[:3], scale=1.5)
@@ -486,3 +488,23 @@ def test_clic8_shuffled_columns_baseline(clic8_train):
     real = clic8_train[rows[1000:]]
     assert 8.8e-3 / 1.5 <= mmd(fake, real, scale=scale) <= 8.8e-3 * 1.5
     assert correlation_loss(fake, real) == pytest.approx(0.33, abs=0.05)
+
+
+def test_ratio_with_error_matches_a_monte_carlo_spread():
+    """The delta-method error of a / b agrees with the spread of simulated ratios (10 %)."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(2.0, 0.1, 20000)
+    b = rng.normal(1.0, 0.04, 20000)
+    ratio, se = ratio_with_error((2.0, 0.1), (1.0, 0.04))
+    assert ratio == 2.0
+    assert se == pytest.approx(np.std(a / b), rel=0.1)
+    assert math.isnan(standard_error([1.0]))
+
+
+def test_ratio_with_error_matches_a_bootstrap_over_sets() -> None:
+    """The delta-method error of mean(test)/mean(floor) agrees with resampling the sets (10 %)."""
+    rng = np.random.default_rng(0)
+    test, floor = rng.gamma(4.0, 5e-4, 30), rng.gamma(3.0, 4e-4, 30)
+    boot = [rng.choice(test, 30).mean() / rng.choice(floor, 30).mean() for _ in range(4000)]
+    _ratio, se = ratio_with_error((test.mean(), standard_error(test)), (floor.mean(), standard_error(floor)))
+    assert se == pytest.approx(np.std(boot), rel=0.1)

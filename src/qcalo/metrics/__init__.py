@@ -17,7 +17,15 @@ from qcalo.metrics.histograms import (
     separation_power,
 )
 from qcalo.metrics.images import ImageBatch, energy_sum, mean_squared_error
-from qcalo.metrics.mmd import MMD_MULTIPLIERS, median_distance, mmd, mmd_repeated, mmd_unbiased
+from qcalo.metrics.mmd import (
+    MMD_MULTIPLIERS,
+    median_distance,
+    mmd,
+    mmd_repeated,
+    mmd_unbiased,
+    ratio_with_error,
+    standard_error,
+)
 
 __all__ = [
     "ImageBatch",
@@ -26,6 +34,8 @@ __all__ = [
     "mmd",
     "mmd_unbiased",
     "mmd_repeated",
+    "standard_error",
+    "ratio_with_error",
     "pearson_matrix",
     "correlation_loss",
     "mean_squared_error",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from qcalo.atomic import atomic_path
 from qcalo.exceptions import QcaloError
 from qcalo.metrics.correlation import correlation_loss, pearson_matrix
 from qcalo.metrics.histograms import _union_edges, separation_power
@@ -340,15 +339,9 @@ def _new_figure(size: tuple[float, float], *, layout: str | None = None) -> Figu
 def _save_png(figure: Figure, out: Path | str) -> Path:
     """Write ``figure`` as PNG to ``out`` atomically and release its artists."""
     target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with temporary.open("xb") as stream:  # plain open: the umask sets the permissions
-            figure.savefig(stream, format="png", dpi=_DPI)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        with atomic_path(target) as temporary:
+            figure.savefig(temporary, format="png", dpi=_DPI)
     finally:
         figure.clear()
     return target

@@ -1,29 +1,42 @@
-"""Evaluate a trained QAG run against the held-out test set, with the real-vs-real floor beside it.
+"""Evaluate generated showers against the held-out test set, with the baselines that give them meaning.
 
 MMD here is computed on **pixel energies** (not the encoded ⟨Z⟩ values the loss uses), MUA
 convention, bandwidth scale ``m`` = median pairwise distance of the training images, so the
 numbers compare directly with ``notes/clic8.md`` §6 (floor ≈ 1.2e-3 at n = 250).
 
-* ``test_mmd_mean ± test_mmd_std`` — over ``n_sets`` independent generated sets of ``n_eval``
-  images, each against its own random test subset of ``n_eval`` images;
-* ``real_mmd_floor_mean ± …`` — the same estimator between a test subset and a validation
-  subset of the same size: what a perfect generator would score;
-* ``mmd_ratio_to_floor ± mmd_ratio_to_floor_se`` — their ratio and its standard error (both
-  means are estimates from ``n_sets`` draws);
-* ``corr_loss`` — correlation loss of ``n_large`` generated images against the whole test set;
-* ``energy_sum_separation`` — CaloChallenge separation power of the energy-sum histograms.
+An MMD is only meaningful with its sample size ``n``, so every figure is reported at each ``n`` in
+``n_eval`` (default 250 and 1000: at 250 a model 1.2× the floor can be 2× at 1000, where its
+flaws show), each over ``n_sets`` independent sets:
+
+* ``test_mmd`` — generated set vs its own random test subset of ``n`` showers;
+* ``floor`` — the same estimator between a validation and a test subset: a perfect generator;
+* ``gaussian`` — a **trivial baseline**: a multivariate Gaussian with the training set's mean and
+  covariance (unclipped), scored exactly like the model. A model that does not beat it has not
+  learnt the shower shapes beyond their first two moments;
+* each mean with its standard error, and the ratios to the floor with theirs (delta method).
+
+On the large sample: correlation loss (with the real-vs-real value beside it), the energy-sum
+separation power, and the generated/real **width ratio of the energy sum** (± bootstrap error).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from qcalo.data.clic import ClicSplits
-from qcalo.metrics import correlation_loss, energy_sum_separation, median_distance, mmd
+from qcalo.exceptions import ConfigError
+from qcalo.metrics import (
+    correlation_loss,
+    energy_sum,
+    energy_sum_separation,
+    median_distance,
+    mmd_repeated,
+    ratio_with_error,
+)
 from qcalo.report.plots import (
     plot_correlation_matrices,
     plot_energy_sum,
@@ -34,104 +47,205 @@ from qcalo.report.plots import (
 from qcalo.train.qag import epoch_generator, model_from_run
 from qcalo.train.rundir import read_json, write_json
 
-__all__ = ["evaluate_run", "format_summary", "generate_images", "score_images"]
+__all__ = ["DEFAULT_N_EVAL", "evaluate_run", "format_summary", "generate_images", "score_images"]
+
+DEFAULT_N_EVAL: tuple[int, ...] = (250, 1000)
+"""Sample sizes every MMD is reported at."""
+
+_BOOTSTRAP_RESAMPLES = 200
 
 
-def generate_images(run_dir: Path | str, n_images: int, *, seed: int = 0, chunk: int = 5000) -> np.ndarray:
-    """``n_images`` pixel-energy images ``[n, n_pixels]`` from a trained run (seeded)."""
-    model, weights, codec, _config = model_from_run(run_dir)
+def generate_images(
+    run_dir: Path | str,
+    n_images: int,
+    *,
+    seed: int = 0,
+    chunk: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """``n_images`` pixel-energy images ``[n, n_pixels]`` from a trained run (seeded).
+
+    ``progress(done)`` is called after each chunk with the number of images made so far.
+    """
+    model, weights, codec, config = model_from_run(run_dir)
+    torch.set_num_threads(config.threads)
     generator, _ = epoch_generator(seed, 0, stream=2)  # stream 2: evaluation only
     parts = []
     with torch.no_grad():
         for start in range(0, n_images, chunk):
             z = model.sample_z(weights, min(chunk, n_images - start), generator=generator).double()
             parts.append(codec.decode(z).numpy())
-    return np.concatenate(parts)
+            if progress is not None:
+                progress(start + len(parts[-1]))
+    return np.concatenate(parts) if parts else np.empty((0, codec.n_pixels))
+
+
+def _as_sizes(n_eval: int | Sequence[int]) -> tuple[int, ...]:
+    sizes = (n_eval,) if isinstance(n_eval, int) else tuple(n_eval)
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 2 for n in sizes):
+        raise ConfigError(f"n_eval={n_eval!r}; use integers ≥ 2")
+    return sizes
 
 
 def evaluate_run(
     run_dir: Path | str,
-    data: ClicSplits,
+    data: Any,
     *,
-    n_eval: int = 250,
+    n_eval: int | Sequence[int] = DEFAULT_N_EVAL,
     n_sets: int = 30,
     n_large: int = 20000,
     seed: int = 0,
     figures: bool = True,
 ) -> dict[str, Any]:
-    """Score a finished run, write ``summary.json`` (and PNG figures) into it, return the summary."""
+    """Score a finished run, write ``summary.json`` (and PNG figures) into it, return the summary.
+
+    Generates ``n_sets · Σ n_eval`` showers for independent MMD sets plus ``n_large`` for the
+    large-sample metrics and figures.
+    """
     run_dir = Path(run_dir)
     _model, _w, _codec, config = model_from_run(run_dir)
     train_summary = read_json(run_dir / "train_summary.json")
-    torch.set_num_threads(config.threads)
-    generated = generate_images(run_dir, n_sets * n_eval + n_large, seed=seed)
+    sizes = _as_sizes(n_eval)
+    generated = generate_images(run_dir, n_sets * sum(sizes) + n_large, seed=seed)
     summary = {
-        **score_images(generated, data, n_eval=n_eval, n_sets=n_sets, seed=seed),
+        **score_images(generated, data, n_eval=sizes, n_sets=n_sets, seed=seed),
         "train_seconds": float(train_summary["train_seconds"]),
         "epochs_done": int(train_summary["epochs_done"]),
-        "n_eval": n_eval,
-        "n_sets": n_sets,
-        "n_large": n_large,
-        "mmd_convention": "biased V-statistic, mean of 6 Gaussian kernels exp(-d^2/(2 s)), s = m*{0.1,0.5,1,2,5,10}, pixel energies",
         "ansatz": config.ansatz,
         "n_params": int(train_summary["n_params"]),
-        "data_source": data.source,
     }
     if figures:
-        summary["figures"] = [str(p.name) for p in _figures(run_dir, data, generated[n_sets * n_eval :])]
+        summary["figures"] = [p.name for p in _figures(run_dir, data, generated[-n_large:])]
     write_json(run_dir / "summary.json", summary)
     return summary
 
 
-def score_images(generated: np.ndarray, data: ClicSplits, *, n_eval: int = 250, n_sets: int = 30, seed: int = 0) -> dict[str, float]:
+def score_images(
+    generated: np.ndarray,
+    data: Any,
+    *,
+    n_eval: int | Sequence[int] = DEFAULT_N_EVAL,
+    n_sets: int = 30,
+    seed: int = 0,
+) -> dict[str, Any]:
     """The evaluation metrics of generated pixel-energy images, however they were made.
 
-    ``generated`` holds ``n_sets · n_eval`` images for the MMD sets, then the rest (the large
-    sample) for correlation loss and separation power. Keys: ``test_mmd_mean/std``,
-    ``val_mmd_mean/std``, ``real_mmd_floor_mean/std``, ``mmd_ratio_to_floor(_se)``,
-    ``corr_loss``, ``real_corr_loss_floor``, ``energy_sum_separation``, ``mmd_scale_m``.
+    ``data`` has ``train``, ``val``, ``test`` arrays and ``source``. When ``generated`` holds at
+    least ``n_sets · Σ n_eval`` showers plus a large sample, the MMD sets are disjoint slices of
+    it (independent); otherwise (a file of a few thousand showers) each set is a random subset
+    drawn without replacement within the set, and ``sets_resampled`` says so. The large-sample
+    metrics use the last ``max(len − n_sets · Σ n_eval, …)`` showers, or all of them when resampled.
+
+    Top-level MMD keys (``test_mmd_mean`` …, ``mmd_ratio_to_floor(_se)``) are those of the first
+    size in ``n_eval``; ``by_n`` holds every size.
     """
+    sizes = _as_sizes(n_eval)
+    generated = np.asarray(generated, dtype=np.float64)
+    for n in sizes:
+        if n > min(len(data.test), len(data.val)):
+            raise ConfigError(
+                f"n_eval={n} exceeds the test ({len(data.test)}) or validation ({len(data.val)}) "
+                "split; use a smaller --n-eval"
+            )
+        if n > len(generated):
+            raise ConfigError(f"n_eval={n} exceeds the {len(generated)} generated showers; generate more")
+    needed = n_sets * sum(sizes)
+    resampled = len(generated) < needed + max(sizes)
+    large = generated if resampled else generated[needed:]
     scale = median_distance(data.train, seed=seed)
     rng = np.random.default_rng([seed, 11])
-    sets, large = generated[: n_sets * n_eval].reshape(n_sets, n_eval, -1), generated[n_sets * n_eval :]
-    test_mmd, val_mmd, floor_mmd = [], [], []
-    for generated_set in sets:
-        test_subset = data.test[rng.choice(len(data.test), n_eval, replace=False)]
-        val_subset = data.val[rng.choice(len(data.val), n_eval, replace=False)]
-        test_mmd.append(mmd(generated_set, test_subset, scale=scale))
-        val_mmd.append(mmd(generated_set, val_subset, scale=scale))
-        floor_mmd.append(mmd(val_subset, test_subset, scale=scale))
+    mean, covariance = data.train.mean(axis=0), np.cov(data.train, rowvar=False)
+    by_n, offset = {}, 0
+    for n in sizes:
+        sets, tests, vals, gaussians = [], [], [], []
+        for _ in range(n_sets):
+            if resampled:
+                sets.append(generated[rng.choice(len(generated), n, replace=False)])
+            else:
+                sets.append(generated[offset : offset + n])
+                offset += n
+            tests.append(data.test[rng.choice(len(data.test), n, replace=False)])
+            vals.append(data.val[rng.choice(len(data.val), n, replace=False)])
+            gaussians.append(rng.multivariate_normal(mean, covariance, n))
+        by_n[str(n)] = _mmd_block(sets, tests, vals, gaussians, scale)
+    first = by_n[str(sizes[0])]
+    gaussian_large = rng.multivariate_normal(mean, covariance, len(large))
+    width, width_se = _width_ratio(large, data.test, rng)
     return {
-        "test_mmd_mean": float(np.mean(test_mmd)),
-        "test_mmd_std": float(np.std(test_mmd)),
-        "val_mmd_mean": float(np.mean(val_mmd)),
-        "val_mmd_std": float(np.std(val_mmd)),
-        "real_mmd_floor_mean": float(np.mean(floor_mmd)),
-        "real_mmd_floor_std": float(np.std(floor_mmd)),
-        "mmd_ratio_to_floor": float(np.mean(test_mmd) / np.mean(floor_mmd)),
-        "mmd_ratio_to_floor_se": _ratio_standard_error(test_mmd, floor_mmd),
+        "test_mmd_mean": first["test_mmd_mean"],
+        "test_mmd_std": first["test_mmd_std"],
+        "test_mmd_se": first["test_mmd_se"],
+        "val_mmd_mean": first["val_mmd_mean"],
+        "real_mmd_floor_mean": first["real_mmd_floor_mean"],
+        "real_mmd_floor_std": first["real_mmd_floor_std"],
+        "mmd_ratio_to_floor": first["mmd_ratio_to_floor"],
+        "mmd_ratio_to_floor_se": first["mmd_ratio_to_floor_se"],
+        "gaussian_ratio_to_floor": first["gaussian_ratio_to_floor"],
+        "gaussian_ratio_to_floor_se": first["gaussian_ratio_to_floor_se"],
+        "by_n": by_n,
+        "n_eval": sizes[0],
+        "n_evals": list(sizes),
+        "n_sets": n_sets,
+        "n_large": len(large),
+        "sets_resampled": resampled,
         "corr_loss": float(correlation_loss(large, data.test)),
         "real_corr_loss_floor": float(correlation_loss(data.val, data.test)),
+        "gaussian_corr_loss": float(correlation_loss(gaussian_large, data.test)),
         "energy_sum_separation": float(energy_sum_separation(large, data.test)),
+        "gaussian_energy_sum_separation": float(energy_sum_separation(gaussian_large, data.test)),
+        "energy_sum_width_ratio": width,
+        "energy_sum_width_ratio_se": width_se,
+        "energy_sum_mean_ratio": float(energy_sum(large).mean() / energy_sum(data.test).mean()),
         "mmd_scale_m": scale,
+        "mmd_convention": "biased V-statistic, mean of 6 Gaussian kernels exp(-d^2/(2 s)), "
+        "s = m*{0.1,0.5,1,2,5,10}, pixel energies",
+        "data_source": data.source,
     }
 
 
-def _ratio_standard_error(test_mmd: list[float], floor_mmd: list[float]) -> float:
-    """Standard error of mean(test) / mean(floor) from the spread of the sets (delta method).
+def _mmd_block(
+    sets: list[np.ndarray], tests: list[np.ndarray], vals: list[np.ndarray], gaussians: list[np.ndarray], scale: float
+) -> dict[str, float]:
+    """Model, floor and Gaussian baseline at one sample size, each ``(mean, se)``, and the ratios."""
+    test = mmd_repeated(sets, tests, scale=scale)
+    val = mmd_repeated(sets, vals, scale=scale)
+    floor = mmd_repeated(vals, tests, scale=scale)
+    gaussian = mmd_repeated(gaussians, tests, scale=scale)
+    ratio, ratio_se = ratio_with_error(test, floor)
+    gaussian_ratio, gaussian_ratio_se = ratio_with_error(gaussian, floor)
+    root_k = np.sqrt(len(sets))
+    return {
+        "test_mmd_mean": test[0],
+        "test_mmd_se": test[1],
+        "test_mmd_std": test[1] * root_k,
+        "val_mmd_mean": val[0],
+        "real_mmd_floor_mean": floor[0],
+        "real_mmd_floor_se": floor[1],
+        "real_mmd_floor_std": floor[1] * root_k,
+        "gaussian_mmd_mean": gaussian[0],
+        "gaussian_mmd_se": gaussian[1],
+        "mmd_ratio_to_floor": ratio,
+        "mmd_ratio_to_floor_se": ratio_se,
+        "gaussian_ratio_to_floor": gaussian_ratio,
+        "gaussian_ratio_to_floor_se": gaussian_ratio_se,
+    }
 
-    Both means come from ``n_sets`` random draws, so the ratio itself is a measurement: at
-    n = 250 and 30 sets it moves by about ±0.15–0.2 between evaluation seeds for a model near 1.6×.
-    """
-    test, floor = np.asarray(test_mmd), np.asarray(floor_mmd)
-    ratio = test.mean() / floor.mean()
-    relative_test = test.std(ddof=1) / np.sqrt(len(test)) / test.mean()
-    relative_floor = floor.std(ddof=1) / np.sqrt(len(floor)) / floor.mean()
-    return float(ratio * np.hypot(relative_test, relative_floor))
+
+def _width_ratio(generated: np.ndarray, real: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """std(energy sum, generated) / std(energy sum, real) and its bootstrap standard error."""
+    gen_sum, real_sum = energy_sum(generated), energy_sum(real)
+    ratio = float(gen_sum.std(ddof=1) / real_sum.std(ddof=1))
+    resampled = [
+        gen_sum[rng.integers(0, len(gen_sum), len(gen_sum))].std(ddof=1)
+        / real_sum[rng.integers(0, len(real_sum), len(real_sum))].std(ddof=1)
+        for _ in range(_BOOTSTRAP_RESAMPLES)
+    ]
+    return ratio, float(np.std(resampled, ddof=1))
 
 
-def _figures(run_dir: Path, data: ClicSplits, generated: np.ndarray) -> list[Path]:
-    labels = {"label_real": "Real (Geant4)" if data.source == "real" else "Real (synthetic stand-in)", "label_gen": "Generated (QAG)"}
+def _figures(run_dir: Path, data: Any, generated: np.ndarray) -> list[Path]:
+    real_label = "Real (Geant4)" if data.source == "real" else "Real (synthetic stand-in)"
+    labels = {"label_real": real_label, "label_gen": "Generated (QAG)"}
     paths = [
         plot_energy_sum(data.test, generated, run_dir / "energy_sum.png", **labels),
         plot_correlation_matrices(data.test, generated, run_dir / "correlations.png", **labels),
@@ -144,12 +258,24 @@ def _figures(run_dir: Path, data: ClicSplits, generated: np.ndarray) -> list[Pat
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """The lines ``qcalo evaluate`` prints for a ``summary.json``."""
-    n_eval, n_sets = summary["n_eval"], summary["n_sets"]
-    return (
-        f"test MMD (n={n_eval}, {n_sets} sets): {summary['test_mmd_mean']:.3e} ± {summary['test_mmd_std']:.1e}   "
-        f"real-vs-real floor: {summary['real_mmd_floor_mean']:.3e}   "
-        f"ratio {summary['mmd_ratio_to_floor']:.2f} ± {summary['mmd_ratio_to_floor_se']:.2f}\n"
-        f"correlation loss: {summary['corr_loss']:.4f} (real-vs-real {summary['real_corr_loss_floor']:.4f})   "
-        f"energy-sum separation: {summary['energy_sum_separation']:.4f}   train time {summary['train_seconds']:.1f} s"
+    """The lines ``qcalo evaluate`` prints for a ``summary.json``: every figure beside its baselines."""
+    lines = [f"MMD on pixel energies, {summary['n_sets']} sets per n (ratio to the real-vs-real floor ± se):"]
+    for n, block in summary["by_n"].items():
+        lines.append(
+            f"  n={n:>5}: model {block['test_mmd_mean']:.3e} = {block['mmd_ratio_to_floor']:.2f} ± "
+            f"{block['mmd_ratio_to_floor_se']:.2f} × floor ({block['real_mmd_floor_mean']:.3e});   "
+            f"Gaussian baseline {block['gaussian_ratio_to_floor']:.2f} ± {block['gaussian_ratio_to_floor_se']:.2f} × floor"
+        )
+    resampled = " (MMD sets resampled from the given showers)" if summary.get("sets_resampled") else ""
+    lines.append(
+        f"correlation loss (n={summary['n_large']}): model {summary['corr_loss']:.4f}, "
+        f"real-vs-real {summary['real_corr_loss_floor']:.4f}, Gaussian {summary['gaussian_corr_loss']:.4f}{resampled}"
     )
+    lines.append(
+        f"energy sum: width gen/real {summary['energy_sum_width_ratio']:.3f} ± {summary['energy_sum_width_ratio_se']:.3f}, "
+        f"mean gen/real {summary['energy_sum_mean_ratio']:.3f}, separation power {summary['energy_sum_separation']:.4f} "
+        f"(Gaussian {summary['gaussian_energy_sum_separation']:.4f})"
+    )
+    if "train_seconds" in summary:
+        lines.append(f"train time {summary['train_seconds']:.1f} s, {summary['epochs_done']} epochs")
+    return "\n".join(lines)
