@@ -10,6 +10,7 @@ import typer
 from qcalo import __version__
 from qcalo.cli_bench import bench_app
 from qcalo.cli_data import data_app
+from qcalo.cli_gan import train_gan_command
 from qcalo.cli_generate import generate
 from qcalo.cli_table import table
 from qcalo.cli_qag import evaluate, train_app
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data", help="Get, prepare and check datasets.")
+train_app.command("gan")(train_gan_command)
 app.add_typer(train_app, name="train", help="Train a model; writes a run directory.")
 app.add_typer(bench_app, name="bench", help="Benchmarks against library peers, measured in the same run.")
 app.command("evaluate")(evaluate)

@@ -1,0 +1,116 @@
+"""The schema of a (quantum) FastCaloGAN run: what ``qcalo train gan --config FILE`` reads.
+
+Defaults are the seed 001 / FastCaloQ settings (``notes/fastcalogan.md`` §6): 10 latent
+dimensions = 10 qubits, conditional WGAN-GP with λ = 20, 5 critic steps per generator step,
+batch 10, Adam 1e-4 with β1 = 0.5 (ε = 1e-7, Keras' value), critic [800, 400, 200], one
+checkpoint every 1000 generator iterations. ``quantum: null`` gives the classical twin (the same
+head and critic, the latent fed straight into the head).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qcalo.exceptions import ConfigError
+
+__all__ = ["CircuitSpec", "CriticSpec", "GANConfig", "load_gan_config"]
+
+
+class CircuitSpec(BaseModel):
+    """The FastCaloQ circuit template: RX encoding, repeated [RY, (RZ), CNOT offsets] blocks, ⟨Z⟩."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rz: bool = Field(False, description="an RZ after every RY in each block")
+    cnot_offsets: tuple[int, ...] = Field((1,), description="CNOT i → i+d for each d (subset of 1..4)")
+    repetitions: int = Field(1, ge=1, le=3, description="blocks of [RY, (RZ), CNOTs]")
+    backend: Literal["auto", "torch", "native"] = "auto"
+
+    @field_validator("cnot_offsets")
+    @classmethod
+    def _offsets(cls, offsets: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(offsets)) != len(offsets) or any(d not in (1, 2, 3, 4) for d in offsets):
+            raise ValueError(f"cnot_offsets={list(offsets)}; use distinct values from 1, 2, 3, 4")
+        return tuple(sorted(offsets))
+
+
+class CriticSpec(BaseModel):
+    """Classical critic (dense ``layers`` → 1) or quantum (dense ``layers`` → circuit → ⟨Z₀⟩)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layers: tuple[int, ...] = (800, 400, 200)
+    quantum: CircuitSpec | None = None
+
+
+class GANConfig(BaseModel):
+    """Everything that defines a GAN training run (saved as ``config.yaml`` in the run directory)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    particle: Literal["pions", "photons"] = "pions"
+    subset: str = Field("single", description="'single', 'three', or 'E1:n1,E2:n2,…' (MeV:events)")
+    latent_dim: int = Field(10, ge=1, le=20, description="latent size = data qubits of the generator circuit")
+    latent_mean: float = 0.5
+    latent_std: float = Field(0.5, gt=0)
+    quantum: CircuitSpec | None = Field(default_factory=CircuitSpec, description="null: classical generator")
+    conditioning: Literal["none", "qubit", "head", "qubit+head"] = Field(
+        "none", description="how the energy label reaches the generator (an extra qubit, the head input, or both)"
+    )
+    generator_layers: tuple[int, ...] = Field((50, 200), description="dense head widths before the n_vox output")
+    batch_norm: bool = Field(False, description="BatchNorm after each head layer (train-mode statistics)")
+    critic: CriticSpec = Field(default_factory=CriticSpec)
+    gp_lambda: float = Field(20.0, ge=0)
+    critic_steps: int = Field(5, ge=1)
+    batch_size: int = Field(10, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    adam_eps: float = Field(1e-7, gt=0)
+    iterations: int = Field(100_000, ge=1, description="generator steps")
+    checkpoint_every: int = Field(1000, ge=1)
+    select_on: Literal["val", "train"] = Field("val", description="sample the best checkpoint is chosen against")
+    window: int = Field(30, ge=0, description="⟨χ²⟩ over ±window checkpoints around the best")
+    threads: int = Field(1, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _qubit_needs_circuit(self) -> GANConfig:
+        if self.quantum is None and self.conditioning in ("qubit", "qubit+head"):
+            raise ValueError(f"conditioning={self.conditioning!r} needs a quantum generator; use 'head' for a classical one")
+        return self
+
+    @field_validator("generator_layers")
+    @classmethod
+    def _widths(cls, widths: tuple[int, ...]) -> tuple[int, ...]:
+        if any(w < 1 for w in widths):
+            raise ValueError(f"generator_layers={list(widths)}; widths must be ≥ 1")
+        return widths
+
+
+def load_gan_config(path: Path | str, **overrides: Any) -> GANConfig:
+    """Read a GAN YAML config (a path or a packaged name such as ``gan-2x``), apply overrides, validate."""
+    path = Path(path)
+    if not path.suffix and not path.exists():
+        from importlib import resources
+
+        packaged = Path(str(resources.files("qcalo.configs") / f"{path.name}.yaml"))
+        path = packaged if packaged.is_file() else path
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; pass a YAML file or a packaged name (see qcalo/configs/gan-*.yaml)")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return GANConfig(**values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"{path}: {field}: {first['msg']} (got {first.get('input')!r})") from None

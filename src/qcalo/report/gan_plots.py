@@ -1,0 +1,76 @@
+"""GAN figures: E_tot per incident energy with its FastCaloGAN χ²/NDF, and χ² against iteration.
+
+The E_tot panels use the χ² binning itself (:func:`qcalo.metrics.etot_chi2.etot_edges`: the
+reference's 30 edges in GeV, overflow folded into the edge bins), so what is drawn is exactly
+what was scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+from qcalo.report.plots import _DENSITY_LABEL, _STYLE, _draw_pair_histograms, _new_figure, _save_png
+
+__all__ = ["plot_etot_by_energy", "plot_chi2_curves"]
+
+
+def plot_etot_by_energy(
+    reference_energies: np.ndarray,
+    reference_etot_mev: np.ndarray,
+    generated_energies: np.ndarray,
+    generated_etot_mev: np.ndarray,
+    out: Path | str,
+    *,
+    label_real: str = "Geant4",
+    label_gen: str = "GAN",
+    title: str = "",
+) -> Path:
+    """One panel per incident energy: unit-area E_tot histograms and χ²/NDF in the legend."""
+    from qcalo.metrics.etot_chi2 import etot_chi2, etot_edges
+
+    energies = sorted(float(e) for e in np.unique(reference_energies))
+    columns = min(3, len(energies))
+    rows = math.ceil(len(energies) / columns)
+    with matplotlib.rc_context(_STYLE):
+        figure = _new_figure((4.6 * columns, 3.8 * rows), layout="constrained")
+        axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+        for axis, energy in zip(axes, energies, strict=False):
+            ref = reference_etot_mev[np.isclose(reference_energies, energy)]
+            gen = generated_etot_mev[np.isclose(generated_energies, energy)]
+            edges = etot_edges(ref)
+            clip = lambda v: np.clip(v / 1000.0, edges[0], edges[-1])  # noqa: E731 - GeV, folded
+            chi2, ndf = etot_chi2(gen, ref)
+            handles = _draw_pair_histograms(
+                axis, edges, np.histogram(clip(ref), edges)[0], np.histogram(clip(gen), edges)[0], label_real, label_gen
+            )
+            axis.legend(handles=handles, title=f"χ²/NDF = {chi2:.0f}/{ndf} = {chi2 / max(ndf, 1):.2f}", loc="upper left")
+            axis.set_title(f"E_inc = {energy / 1000:g} GeV  (n = {len(ref)} / {len(gen)})")
+            axis.set_xlabel("E_tot [GeV]")
+            axis.set_ylabel(_DENSITY_LABEL)
+            axis.set_ylim(0, axis.get_ylim()[1] * 1.35)
+        for axis in axes[len(energies) :]:
+            axis.set_visible(False)
+        if title:
+            figure.suptitle(title)
+        return _save_png(figure, out)
+
+
+def plot_chi2_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: Path | str, *, x_label: str = "iteration") -> Path:
+    """χ²/NDF (all energies, log scale) against iteration (or seconds) for several runs."""
+    with matplotlib.rc_context(_STYLE):
+        figure = _new_figure((7.0, 4.4), layout="constrained")
+        axis = figure.subplots()
+        for label, (x, chi2) in curves.items():
+            line = axis.plot(x, chi2, lw=1.2, label=label)[0]
+            best = int(np.nanargmin(chi2))
+            axis.plot(x[best], chi2[best], "o", color=line.get_color(), ms=5)
+        axis.set_yscale("log")
+        axis.set_xlabel(x_label)
+        axis.set_ylabel("E_tot χ²/NDF (all energies)")
+        axis.legend(title="dot: best checkpoint")
+        return _save_png(figure, out)
