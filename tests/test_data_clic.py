@@ -345,6 +345,14 @@ def test_explicit_empty_folder_is_an_error(tmp_path: Path) -> None:
     )
 
 
+def test_explicit_file_instead_of_folder(tmp_path: Path) -> None:
+    """--data naming one of the files: error saying to pass its folder."""
+    write_split_set(tmp_path)
+    with pytest.raises(DatasetError) as caught:
+        load_clic(tmp_path / CLIC.filename("train"))
+    assert_one_line(caught, "clic_8px_train.h5 (from --data): a file, not a folder")
+
+
 def test_explicit_folder_without_that_pixel_count(tmp_path: Path) -> None:
     """8-pixel files but n_pixels=6: error pointing at prepare-clic and naming what is there."""
     write_split_set(tmp_path / "clic8")

@@ -141,6 +141,10 @@ def test_bad_arguments() -> None:
         synthetic_clic(3, n_pixels=0)
     with pytest.raises(ConfigError, match="sizes"):
         synthetic_clic_splits(sizes=(1, 2))
+    with pytest.raises(ConfigError, match=r"sizes\[1\]=-2"):
+        synthetic_clic_splits(sizes=(1, -2, 3))
+    with pytest.raises(ConfigError, match="thick_layers=26"):
+        dataclasses.replace(CLIC_SHOWER_MODEL, thick_layers=26)
     with pytest.raises(ConfigError, match="log_corr"):
         dataclasses.replace(CLIC_SHOWER_MODEL, log_corr=1.0)
     assert synthetic_clic(0).shape == (0, 8)

@@ -310,6 +310,8 @@ def _not_found_message(where: DataDir, n_pixels: int) -> str:
     fix = CLIC.how_to_get(n_pixels, where.path)
     if not where.path.exists():
         return f"{where.path} (from {where.origin}): no such folder; {fix}"
+    if not where.path.is_dir():
+        return f"{where.path} (from {where.origin}): a file, not a folder; pass its folder"
     names = [path.name for path in (*where.path.glob("*.h5"), *where.path.glob("*/*.h5"))]
     other = sorted({int(m[1]) for name in names if (m := _TRAIN_FILE.fullmatch(name))})
     found = f" (it has files for {other} pixels)" if other else ""

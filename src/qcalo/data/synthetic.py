@@ -38,7 +38,7 @@ import numpy as np
 from qcalo.data.clic_catalogue import CLIC
 from qcalo.data.clic_recipe import profile_to_pixels
 from qcalo.exceptions import ConfigError
-from qcalo.validate import nonnegative_int
+from qcalo.validate import int_in_range, nonnegative_int
 
 __all__ = [
     "CLIC_SHOWER_MODEL",
@@ -111,10 +111,7 @@ class ShowerModel:
         for name in non_negative:
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"ShowerModel.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.thick_layers <= N_LAYERS:
-            raise ConfigError(
-                f"ShowerModel.thick_layers must be in [0, {N_LAYERS}], got {self.thick_layers}"
-            )
+        int_in_range(self.thick_layers, "ShowerModel.thick_layers", 0, N_LAYERS)
         if not 0 < self.thick_plate_window <= 1:
             raise ConfigError(
                 f"ShowerModel.thick_plate_window must be in (0, 1], got {self.thick_plate_window}"
@@ -300,8 +297,9 @@ def synthetic_clic_split_events(
     Raises:
         ConfigError: if ``sizes`` is not three counts >= 0.
     """
-    if len(sizes) != 3 or min(sizes) < 0:
+    if len(sizes) != 3:
         raise ConfigError(f"sizes must be three counts >= 0 (train, val, test), got {tuple(sizes)}")
+    sizes = [nonnegative_int(size, f"sizes[{i}]") for i, size in enumerate(sizes)]
     pixels, energy = synthetic_clic_events(int(sum(sizes)), n_pixels=n_pixels, seed=seed)
     cuts = np.cumsum(sizes)[:2]
     train, val, test = zip(np.split(pixels, cuts), np.split(energy, cuts), strict=True)
