@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 from scipy.optimize import least_squares
 
-from qcalo.data.clic import profile_to_pixels
+from qcalo.data.clic_recipe import profile_to_pixels
 from qcalo.data.synthetic import (
     CLIC_SHOWER_MODEL,
     ShowerModel,
@@ -35,7 +35,7 @@ from qcalo.data.synthetic import (
     synthetic_clic,
 )
 
-__all__ = ["FITTED", "fit", "residuals", "deviations"]
+__all__ = ["FITTED", "deviations", "fit", "residuals"]
 
 DEFAULT_REAL = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8" / "clic_8px_train.h5"

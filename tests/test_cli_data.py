@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from typer.testing import CliRunner
 
 from qcalo.cli_data import data_app
 from qcalo.data import download as download_module
-from qcalo.data.clic import SPLITS, clic_filename, read_clic_file
+from qcalo.data.clic import read_clic_file, read_clic_split
+from qcalo.data.clic_catalogue import CLIC
 
 runner = CliRunner()
 
@@ -76,8 +78,9 @@ def test_prepare_clic_command(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     printed = [Path(line) for line in result.stdout.splitlines()]
-    assert printed == [out / clic_filename(split) for split in SPLITS]
+    assert printed == [out / name for name in CLIC.filenames(8)]
     assert sum(len(read_clic_file(path)) for path in printed) == 60
+    assert all(read_clic_split(path)[1] is not None for path in printed)  # energies written
 
 
 def test_prepare_clic_default_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +114,8 @@ def test_download_command(
     for name in ("clic_8px_train.h5", "clic_8px_val.h5"):
         (root / name).write_bytes(name.encode())
         registry[name] = hashlib.sha256(name.encode()).hexdigest()
-    monkeypatch.setattr(download_module, "CLIC8_REGISTRY", registry)
+    catalogue = dataclasses.replace(CLIC, published_sha256={8: registry})
+    monkeypatch.setattr(download_module, "CLIC", catalogue)
     result = runner.invoke(
         data_app,
         ["download", "clic8", "--data", str(tmp_path / "data"), "--base-url", url, "--no-progress"],

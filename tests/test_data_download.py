@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,13 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from qcalo.data.download import CLIC8_REGISTRY, download_clic8, download_file
+from qcalo.data.clic_catalogue import CLIC
+from qcalo.data.download import DATASETS, download_clic8, download_file
 from qcalo.exceptions import ConfigError, DatasetError
+
+CLIC8_REGISTRY = CLIC.published_registry(8)
 
 
 def shared_clic8_dir() -> Path:
-    """Folder of the real clic8 files: ``shared/`` sits beside the checkout."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8"
+    """Folder of the real clic8 files: ``shared/`` sits beside the checkout (or above it)."""
+    here = Path(__file__).resolve()
+    found = [p / "shared" / "data" / "clic8" for p in here.parents if (p / "shared").is_dir()]
+    return found[0] if found else here.parents[2] / "shared" / "data" / "clic8"
 
 
 @dataclass
@@ -177,3 +184,39 @@ def test_default_destination(
     folder = download_clic8(base_url=server.url, progress=False, registry=registry)
     assert folder == tmp_path / "env" / "clic8" and (folder / "f0.h5").is_file()
     shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o007])
+def test_downloaded_files_get_umask_permissions(
+    umask: int, server: FileServer, tmp_path: Path
+) -> None:
+    """A downloaded file has the mode of a plain open(): 0666 & ~umask, not a temp file's 0600."""
+    registry = serve_fake_files(server, count=1)
+    previous = os.umask(umask)
+    try:
+        path = download_file(server.url + "f0.h5", registry["f0.h5"], tmp_path, progress=False)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_download_leaves_no_temp_files(server: FileServer, tmp_path: Path) -> None:
+    """Only the verified files remain in dest, after a success and after a failure."""
+    registry = serve_fake_files(server, count=2)
+    dest = tmp_path / "dest"
+    download_clic8(dest, base_url=server.url, progress=False, registry=registry)
+    with pytest.raises(DatasetError):
+        download_file(server.url + "absent.h5", "0" * 64, dest, progress=False)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(registry)
+
+
+def test_catalogue_drives_the_download_names() -> None:
+    """The download command's names and default files come from the catalogue."""
+    assert DATASETS == ("clic8",)
+    assert list(CLIC8_REGISTRY) == list(CLIC.filenames(8))
+
+
+def test_unsupported_protocol(tmp_path: Path) -> None:
+    """A URL pooch cannot fetch is a ConfigError, not a hash mismatch."""
+    with pytest.raises(ConfigError, match="cannot download 'gopher://h/x.h5'"):
+        download_file("gopher://h/x.h5", "0" * 64, tmp_path, progress=False)

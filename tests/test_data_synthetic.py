@@ -10,12 +10,15 @@ import h5py
 import numpy as np
 import pytest
 
-from qcalo.data.clic import MAX_ENERGY, SYNTHETIC_SIZES, profile_to_pixels
+from qcalo.data.clic_catalogue import CLIC
+from qcalo.data.clic_recipe import profile_to_pixels
 from qcalo.data.synthetic import (
     CLIC_SHOWER_MODEL,
     draw_standard,
     layer_profiles,
     synthetic_clic,
+    synthetic_clic_events,
+    synthetic_clic_split_events,
     synthetic_clic_splits,
 )
 from qcalo.exceptions import ConfigError
@@ -42,8 +45,11 @@ PUBLISHED_CORR = np.array(
 
 
 def shared_train_file() -> Path:
-    """The real training split: ``shared/`` sits beside the checkout."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8" / "clic_8px_train.h5"
+    """The real training split: ``shared/`` sits beside the checkout (or above it)."""
+    here = Path(__file__).resolve()
+    found = [p / "shared" / "data" / "clic8" for p in here.parents if (p / "shared").is_dir()]
+    folder = found[0] if found else here.parents[2] / "shared" / "data" / "clic8"
+    return folder / "clic_8px_train.h5"
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +91,11 @@ def test_splits_shapes_and_range(synthetic_train: np.ndarray) -> None:
     """Default sizes are those of the published files; values lie in (0, 0.5]."""
     train, val, test = synthetic_clic_splits(seed=0, sizes=(30, 20, 10))
     assert (len(train), len(val), len(test)) == (30, 20, 10)
-    assert synthetic_train.shape == (SYNTHETIC_SIZES[0], 8) and synthetic_train.dtype == np.float64
-    assert synthetic_train.min() > 0 and synthetic_train.max() <= MAX_ENERGY
+    assert (
+        synthetic_train.shape == (CLIC.published_sizes[0], 8)
+        and synthetic_train.dtype == np.float64
+    )
+    assert synthetic_train.min() > 0 and synthetic_train.max() <= CLIC.max_energy
     assert np.isfinite(synthetic_train).all()
 
 
@@ -124,10 +133,31 @@ def test_fast_enough() -> None:
 
 def test_bad_arguments() -> None:
     """Negative counts and invalid constants are ConfigErrors."""
-    with pytest.raises(ConfigError, match="n_events"):
+    with pytest.raises(ConfigError, match="n_events=-1; use an integer ≥ 0"):
         synthetic_clic(-1)
+    with pytest.raises(ConfigError, match="seed=-2"):
+        synthetic_clic(3, seed=-2)
+    with pytest.raises(ConfigError, match="n_pixels=0"):
+        synthetic_clic(3, n_pixels=0)
     with pytest.raises(ConfigError, match="sizes"):
         synthetic_clic_splits(sizes=(1, 2))
+    with pytest.raises(ConfigError, match=r"sizes\[1\]=-2"):
+        synthetic_clic_splits(sizes=(1, -2, 3))
+    with pytest.raises(ConfigError, match="thick_layers=26"):
+        dataclasses.replace(CLIC_SHOWER_MODEL, thick_layers=26)
     with pytest.raises(ConfigError, match="log_corr"):
         dataclasses.replace(CLIC_SHOWER_MODEL, log_corr=1.0)
     assert synthetic_clic(0).shape == (0, 8)
+
+
+def test_energies_travel_with_their_events() -> None:
+    """The stand-in's incident energies are the ones its showers were drawn with, split alike."""
+    pixels, energy = synthetic_clic_events(90, seed=5)
+    expected_energy, profile = layer_profiles(draw_standard(90, seed=5))
+    np.testing.assert_array_equal(energy, expected_energy)
+    np.testing.assert_array_equal(pixels, profile_to_pixels(profile, 8))
+    parts = synthetic_clic_split_events(seed=5, sizes=(50, 25, 15))
+    np.testing.assert_array_equal(np.concatenate([p for p, _ in parts]), pixels)
+    np.testing.assert_array_equal(np.concatenate([e for _, e in parts]), energy)
+    # brighter showers come from higher energies: the pairing is not shuffled
+    assert np.corrcoef(pixels.sum(axis=1), energy)[0, 1] > 0.5

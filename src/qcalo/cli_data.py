@@ -52,11 +52,12 @@ def prepare_clic_command(
     progress: ProgressOption = True,
 ) -> None:
     """Reduce raw CLIC showers to N-pixel train/val/test files; print where they went."""
-    from qcalo.data.clic import clic_dirname, prepare_clic  # keeps h5py out of `qcalo --help`
+    from qcalo.data.clic_catalogue import CLIC  # lazy: keeps h5py out of `qcalo --help`
+    from qcalo.data.clic_prepare import prepare_clic
     from qcalo.data.paths import resolve_data_dir
 
     try:
-        out_dir = out if out is not None else resolve_data_dir() / clic_dirname(pixels)
+        out_dir = out if out is not None else resolve_data_dir() / CLIC.dataset_name(pixels)
         written = prepare_clic(raw_dir, out_dir, n_pixels=pixels, seed=seed, progress=progress)
     except QcaloError as error:
         raise _fail(error) from error
@@ -80,14 +81,12 @@ def download_command(
     progress: ProgressOption = True,
 ) -> None:
     """Download a published data set, verify its sha256, and print the folder it is in."""
-    from qcalo.data.download import CLIC8_BASE_URL, download_clic8
+    from qcalo.data.download import download_clic8
     from qcalo.data.paths import resolve_data_dir
 
     try:
         folder = download_clic8(
-            resolve_data_dir(data) / name.value,
-            base_url=base_url or CLIC8_BASE_URL,
-            progress=progress,
+            resolve_data_dir(data) / name.value, base_url=base_url, progress=progress
         )
     except QcaloError as error:
         raise _fail(error) from error

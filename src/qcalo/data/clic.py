@@ -1,154 +1,85 @@
-"""CLIC electron showers reduced to N longitudinal pixels ("clic8" for N = 8).
+"""Reading the CLIC N-pixel split files ("clic8" for N = 8) into a :class:`ClicSplits`.
 
-The recipe is the desyqml/clic ``Preprocessor`` (see ``notes/clic8.md`` §3):
+Names, keys and constants come from :data:`qcalo.data.clic_catalogue.CLIC`; the files are
+made by ``qcalo data prepare-clic`` (:mod:`qcalo.data.clic_prepare`) or fetched by
+``qcalo data download clic8`` (:mod:`qcalo.data.download`).
 
-1. longitudinal profile ``p[l] = sum_{x,y} ECAL[x, y, l]`` over the L = 25 layers;
-2. ``f = L // N`` layers per pixel, ``r = L - N f`` left over: drop ``r // 2 + r % 2`` layers
-   at the front and ``r // 2`` at the back;
-3. pixel = **mean** of its ``f`` layers, divided by 50 and clipped at ``MAX_ENERGY = 0.5``;
-4. keep events with 225 < E < 275 GeV (strict).
+Where :func:`load_clic` looks, and when it may fall back to the synthetic stand-in:
 
-:func:`prepare_clic` re-creates the files from the raw data with a seeded split and the
-incident energy kept row-aligned (the published ``y`` is not: never read it).
-:func:`load_clic` returns the three splits, falling back to qcalo's synthetic stand-in
-(:mod:`qcalo.data.synthetic`) when the real files are absent.
+* ``data=DIR`` or ``$QCALO_DATA`` set: the user named the folder, so it is read or the call
+  fails with a :class:`~qcalo.exceptions.DatasetError` naming the folder and the fix. It is
+  never replaced by a stand-in.
+* neither given: the user cache folder is read if it holds the files; otherwise qcalo's
+  synthetic stand-in (:mod:`qcalo.data.synthetic`) is returned and a
+  :class:`SyntheticDataWarning` says so (or a ``DatasetError`` if ``allow_synthetic=False``).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import re
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qcalo.data.paths import resolve_data_dir
-from qcalo.exceptions import ConfigError, DatasetError, ShapeError
+from qcalo.data._messages import one_line
+from qcalo.data.clic_catalogue import CLIC
+from qcalo.data.dataset import Splits, SyntheticDataWarning, require_variation
+from qcalo.data.paths import DATA_ENV_VAR, DataDir, locate_data_dir
+from qcalo.exceptions import DatasetError
 
 if TYPE_CHECKING:
     import h5py
 
 __all__ = [
-    "N_PIXELS_DEFAULT",
-    "SPLITS",
-    "MAX_ENERGY",
-    "ENERGY_SCALE_GEV",
-    "ENERGY_WINDOW_GEV",
-    "SPLIT_FRACTIONS",
-    "SYNTHETIC_SIZES",
-    "SyntheticDataWarning",
     "ClicSplits",
-    "clic_filename",
-    "clic_dirname",
+    "SyntheticDataWarning",
     "find_clic_dir",
-    "missing_clic_files",
-    "profile_to_pixels",
-    "read_clic_file",
     "load_clic",
-    "prepare_clic",
+    "missing_clic_files",
+    "read_clic_file",
+    "read_clic_split",
 ]
 
-N_PIXELS_DEFAULT = 8
-SPLITS = ("train", "val", "test")
-MAX_ENERGY = 0.5
-"""Clip value of the recipe, in scaled units (pixel = mean layer energy in GeV / 50)."""
-ENERGY_SCALE_GEV = 50.0
-"""Divisor that turns a mean layer energy in GeV into a pixel value."""
-ENERGY_WINDOW_GEV = (225.0, 275.0)
-"""Incident-energy cut of the recipe, strict on both ends (|E - 250| < 25)."""
-SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
-SYNTHETIC_SIZES = (47682, 15894, 15895)
-"""Split sizes of the published clic8 files, reused for the synthetic stand-in."""
-
-_RANGE_TOLERANCE = 1e-9  # float noise allowed above MAX_ENERGY
-_RAW_IMAGE_KEY = "ECAL"
-_RAW_ENERGY_KEY = "energy"
+_TRAIN_FILE = re.compile(r"clic_(\d+)px_train\.h5")  # to name the pixel counts a folder has
+_RANGE_TOLERANCE = 1e-9  # float noise allowed above CLIC.max_energy
 _FIX_READ = "pass a file made by `qcalo data prepare-clic` or `qcalo data download clic8`"
 
 
-class SyntheticDataWarning(UserWarning):
-    """Real data was not found, so qcalo's synthetic stand-in is used instead."""
+@dataclass(frozen=True, eq=False, repr=False)
+class ClicSplits(Splits):
+    """:class:`~qcalo.data.dataset.Splits` of the CLIC N-pixel data; ``name`` defaults to ``clicN``.
 
-
-@dataclass(frozen=True, eq=False)
-class ClicSplits:
-    """The three splits of an N-pixel CLIC data set.
-
-    Attributes:
-        train: pixel energies, shape ``[n_train, N]``, float64 in ``[0, MAX_ENERGY]``.
-        val: same for the validation split.
-        test: same for the test split.
-        source: ``"real"`` (files on disk) or ``"synthetic"`` (qcalo's stand-in).
-        location: folder the files were read from, or ``"synthetic(seed=…)"``.
+    ``ClicSplits(train, val, test, source=..., location=...)`` keeps working; :attr:`n_pixels`
+    is :attr:`n_features` under the name the CLIC code uses.
     """
 
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-    source: str
-    location: str
+    name: str = field(default="", kw_only=True)
 
     def __post_init__(self) -> None:
-        widths = {split.shape[1] if split.ndim == 2 else -1 for split in self.splits()}
-        if len(widths) != 1 or -1 in widths:
-            shapes = [split.shape for split in self.splits()]
-            raise ShapeError(f"ClicSplits needs three 2-D arrays of equal width, got {shapes}")
-        if self.source not in ("real", "synthetic"):
-            raise ConfigError(f"ClicSplits.source is {self.source!r}; use 'real' or 'synthetic'")
+        if not self.name:  # a malformed train array is reported by Splits' shape check
+            width = np.shape(self.train)[1] if np.ndim(self.train) == 2 else 0
+            object.__setattr__(self, "name", f"clic{width}" if width else "clic")
+        super().__post_init__()
 
     @property
     def n_pixels(self) -> int:
         """Number of pixels (columns) per event."""
-        return int(self.train.shape[1])
-
-    def splits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return ``(train, val, test)``."""
-        return self.train, self.val, self.test
-
-    def summary(self) -> str:
-        """One line: source, location, pixel count and split sizes."""
-        sizes = "/".join(str(len(split)) for split in self.splits())
-        return (
-            f"ClicSplits({self.source}, {self.n_pixels} px, train/val/test={sizes}, "
-            f"from {self.location})"
-        )
-
-    def __repr__(self) -> str:
-        return self.summary()
+        return self.n_features
 
 
-# ---------------------------------------------------------------------------- file names
+# ---------------------------------------------------------------------------- finding
 
 
-def clic_filename(split: str, n_pixels: int = N_PIXELS_DEFAULT) -> str:
-    """Name of one split file, e.g. ``clic_filename("train") == "clic_8px_train.h5"``.
-
-    Raises:
-        ConfigError: if ``split`` is not one of :data:`SPLITS` or ``n_pixels < 1``.
-    """
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split {split!r}; use one of {list(SPLITS)}")
-    _check_n_pixels(n_pixels)
-    return f"clic_{n_pixels}px_{split}.h5"
-
-
-def clic_dirname(n_pixels: int = N_PIXELS_DEFAULT) -> str:
-    """Sub-folder of the data folder that holds the N-pixel files, e.g. ``"clic8"``."""
-    _check_n_pixels(n_pixels)
-    return f"clic{n_pixels}"
-
-
-def missing_clic_files(folder: Path, n_pixels: int = N_PIXELS_DEFAULT) -> list[str]:
+def missing_clic_files(folder: Path, n_pixels: int = CLIC.default_pixels) -> list[str]:
     """Names of the split files that ``folder`` lacks (all three if it does not exist)."""
-    names = [clic_filename(split, n_pixels) for split in SPLITS]
-    return [name for name in names if not (Path(folder) / name).is_file()]
+    return [name for name in CLIC.filenames(n_pixels) if not (Path(folder) / name).is_file()]
 
 
-def find_clic_dir(data_dir: Path, n_pixels: int = N_PIXELS_DEFAULT) -> Path | None:
+def find_clic_dir(data_dir: Path, n_pixels: int = CLIC.default_pixels) -> Path | None:
     """Return the folder holding all three split files, or ``None``.
 
     Looks in ``data_dir`` itself, then in ``data_dir / "clic{N}"``.
@@ -160,62 +91,16 @@ def find_clic_dir(data_dir: Path, n_pixels: int = N_PIXELS_DEFAULT) -> Path | No
 
 
 def _candidate_dirs(data_dir: Path, n_pixels: int) -> tuple[Path, Path]:
-    return data_dir, data_dir / clic_dirname(n_pixels)
-
-
-def _check_n_pixels(n_pixels: int) -> None:
-    if isinstance(n_pixels, bool) or not isinstance(n_pixels, (int, np.integer)) or n_pixels < 1:
-        raise ConfigError(f"n_pixels must be a positive integer, got {n_pixels!r}")
-
-
-# ---------------------------------------------------------------------------- recipe
-
-
-def profile_to_pixels(profile_gev: np.ndarray, n_pixels: int) -> np.ndarray:
-    """Map longitudinal layer energies to N pixels with the desyqml/clic recipe.
-
-    Args:
-        profile_gev: energy per layer in GeV, shape ``[n, L]`` (L = 25 for CLIC).
-        n_pixels: N, at most L.
-
-    Returns:
-        float64 array ``[n, N]``: pixel k is the mean of its ``f = L // N`` layers,
-        divided by :data:`ENERGY_SCALE_GEV` and clipped at :data:`MAX_ENERGY`. The
-        ``r = L - N f`` left-over layers are dropped, the odd one at the front.
-
-    Raises:
-        ShapeError: if ``profile_gev`` is not 2-D or has fewer layers than pixels.
-
-    Example:
-        >>> profile_to_pixels(np.full((1, 25), 30.0), 8)  # f = 3, layer 0 dropped
-        array([[0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]])
-    """
-    profile = np.asarray(profile_gev, dtype=np.float64)
-    _check_n_pixels(n_pixels)
-    if profile.ndim != 2:
-        raise ShapeError(f"profile_gev must be [n_events, n_layers], got shape {profile.shape}")
-    first, per_pixel = _pixel_layout(profile.shape[1], n_pixels)
-    kept = profile[:, first : first + n_pixels * per_pixel]
-    pixels = kept.reshape(len(profile), n_pixels, per_pixel).mean(axis=2) / ENERGY_SCALE_GEV
-    return np.minimum(pixels, MAX_ENERGY)
-
-
-def _pixel_layout(n_layers: int, n_pixels: int) -> tuple[int, int]:
-    """Return ``(first kept layer, layers per pixel)`` for L layers and N pixels."""
-    per_pixel = n_layers // n_pixels
-    if per_pixel == 0:
-        raise ShapeError(
-            f"{n_layers} layers cannot make {n_pixels} pixels; use n_pixels <= {n_layers}"
-        )
-    left_over = n_layers - n_pixels * per_pixel
-    return left_over // 2 + left_over % 2, per_pixel
+    return data_dir, data_dir / CLIC.dataset_name(n_pixels)
 
 
 # ---------------------------------------------------------------------------- reading
 
 
-def read_clic_file(path: Path, n_pixels: int = N_PIXELS_DEFAULT, key: str = "x") -> np.ndarray:
-    """Read and validate one N-pixel split file.
+def read_clic_file(
+    path: Path, n_pixels: int = CLIC.default_pixels, key: str = CLIC.pixel_key
+) -> np.ndarray:
+    """Read and validate the pixels of one N-pixel split file.
 
     Args:
         path: HDF5 file, e.g. ``…/clic8/clic_8px_train.h5``.
@@ -223,28 +108,56 @@ def read_clic_file(path: Path, n_pixels: int = N_PIXELS_DEFAULT, key: str = "x")
         key: dataset to read. Never ``"y"`` of the published files: it is misaligned.
 
     Returns:
-        float64 array ``[n, n_pixels]`` with ``n >= 1`` and every value finite and in
-        ``[0, MAX_ENERGY]``.
+        float64 array ``[n, n_pixels]`` with ``n >= 2``, every value finite and in
+        ``[0, CLIC.max_energy]``, and not every pixel constant.
 
     Raises:
         DatasetError: if the file is missing or not HDF5, lacks ``key``, or holds an array
-            of the wrong shape or with values outside the documented range.
+            of the wrong shape, with values outside the documented range, or all alike.
     """
+    return _read(path, n_pixels, key, with_energy=False)[0]
+
+
+def read_clic_split(
+    path: Path, n_pixels: int = CLIC.default_pixels
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read one split file: pixels as :func:`read_clic_file`, and the incident energies.
+
+    Returns:
+        ``(pixels [n, N], energy_gev [n] or None)``: ``None`` when the file has no
+        ``CLIC.energy_key`` dataset (the published files). The published ``y`` is never read.
+
+    Raises:
+        DatasetError: as :func:`read_clic_file`, or energies of the wrong length, not finite
+            or not positive.
+    """
+    return _read(path, n_pixels, CLIC.pixel_key, with_energy=True)
+
+
+def _read(
+    path: Path, n_pixels: int, key: str, *, with_energy: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     path = Path(path)
-    _check_n_pixels(n_pixels)
+    n_pixels = CLIC.check_pixels(n_pixels)
+    if key == CLIC.misaligned_key:
+        raise DatasetError(f"{path}: {key!r} is not row-aligned with the pixels; never read it")
     if not path.is_file():
-        raise DatasetError(f"{path}: no such file; {_how_to_get(n_pixels)}")
+        raise DatasetError(f"{path}: no such file; {CLIC.how_to_get(n_pixels)}")
     import h5py
 
     try:
         with h5py.File(path, "r") as handle:
-            array = _read_numeric_dataset(handle, path, key)
+            pixels = _read_numeric_dataset(handle, path, key)
+            _validate_pixels(pixels, path, n_pixels)
+            energy = None
+            if with_energy and CLIC.energy_key in handle:
+                energy = _read_numeric_dataset(handle, path, CLIC.energy_key)
+                _validate_energy(energy, path, len(pixels))
     except OSError as error:
         raise DatasetError(
-            f"{path}: not a readable HDF5 file ({_one_line(error)}); {_FIX_READ}"
+            f"{path}: not a readable HDF5 file ({one_line(error)}); {_FIX_READ}"
         ) from error
-    _validate_pixels(array, path, n_pixels)
-    return array
+    return pixels, None if energy is None else energy.reshape(-1)
 
 
 def _read_numeric_dataset(handle: h5py.File, path: Path, key: str) -> np.ndarray:
@@ -277,17 +190,25 @@ def _validate_pixels(array: np.ndarray, path: Path, n_pixels: int) -> None:
         raise DatasetError(f"{path}: {bad} event(s) hold NaN or inf; {_FIX_READ}")
     if (low := float(array.min())) < 0.0:
         raise DatasetError(f"{path}: negative pixel energy {low:.4g} (expected >= 0); {_FIX_READ}")
-    if (high := float(array.max())) > MAX_ENERGY + _RANGE_TOLERANCE:
+    if (high := float(array.max())) > CLIC.max_energy + _RANGE_TOLERANCE:
         raise DatasetError(
-            f"{path}: pixel energy {high:.4g} above the clip value {MAX_ENERGY} "
+            f"{path}: pixel energy {high:.4g} above the clip value {CLIC.max_energy} "
             f"(unscaled data?); {_FIX_READ}"
         )
+    require_variation(array, str(path), _FIX_READ)
 
 
-def _one_line(error: BaseException, limit: int = 200) -> str:
-    """Collapse an exception message to one short line for a wrapping error."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _validate_energy(energy: np.ndarray, path: Path, n_events: int) -> None:
+    key = CLIC.energy_key
+    if energy.shape not in ((n_events,), (n_events, 1)):
+        raise DatasetError(
+            f"{path}: {key!r} has shape {energy.shape}, expected ({n_events},) like the pixels; "
+            "re-run `qcalo data prepare-clic`"
+        )
+    if not (np.isfinite(energy).all() and (energy > 0).all()):
+        raise DatasetError(
+            f"{path}: {key!r} holds NaN, inf or values <= 0 GeV; re-run `qcalo data prepare-clic`"
+        )
 
 
 # ---------------------------------------------------------------------------- loading
@@ -296,56 +217,107 @@ def _one_line(error: BaseException, limit: int = 200) -> str:
 def load_clic(
     data: str | Path | None = None,
     *,
-    n_pixels: int = N_PIXELS_DEFAULT,
+    n_pixels: int = CLIC.default_pixels,
     allow_synthetic: bool = True,
     synthetic_seed: int = 0,
-    synthetic_sizes: Sequence[int] = SYNTHETIC_SIZES,
+    synthetic_sizes: Sequence[int] = CLIC.published_sizes,
 ) -> ClicSplits:
     """Load the train/val/test splits of the N-pixel CLIC data set.
 
-    Looks in ``resolve_data_dir(data)`` and its ``clic{N}`` sub-folder. When neither holds
-    any split file, returns qcalo's synthetic stand-in and warns once with
-    :class:`SyntheticDataWarning` (or raises, if ``allow_synthetic`` is false).
+    Looks for ``clic_{N}px_{train,val,test}.h5`` in the data folder and its ``clic{N}``
+    sub-folder. The data folder is ``data``, else ``$QCALO_DATA``, else the user cache.
+
+    An explicit folder (``data`` or ``$QCALO_DATA``) is never replaced by a fallback: if it
+    does not exist or holds no N-pixel files, a one-line :class:`DatasetError` names it and
+    the fix (``qcalo data download clic8`` / ``qcalo data prepare-clic RAW_DIR --pixels N``).
+    Only when neither is given and the user cache has no files does this return qcalo's
+    synthetic stand-in, announced by one :class:`SyntheticDataWarning`.
+
+    Incident energies are loaded when the files hold ``energy_gev`` (``prepare-clic`` writes
+    it; the published files do not, and their misaligned ``y`` is never read); the synthetic
+    stand-in carries its own.
 
     Args:
         data: data folder (``--data DIR``); ``None`` means ``$QCALO_DATA`` or the user cache.
-        n_pixels: pixels per event.
-        allow_synthetic: fall back to :func:`qcalo.data.synthetic.synthetic_clic_splits`.
+        n_pixels: pixels per event (a positive integer).
+        allow_synthetic: allow the fallback to the stand-in when no folder was named.
         synthetic_seed: seed of the stand-in.
         synthetic_sizes: ``(n_train, n_val, n_test)`` of the stand-in.
 
     Returns:
-        :class:`ClicSplits` with ``source`` ``"real"`` or ``"synthetic"``.
+        :class:`ClicSplits` with ``source`` ``"real"`` (``location`` = the resolved folder)
+        or ``"synthetic"`` (``location`` = ``"synthetic(seed=…)"``).
 
     Raises:
-        DatasetError: if a folder holds some but not all split files, a file is invalid,
-            or no data was found and ``allow_synthetic`` is false.
+        ConfigError: if ``n_pixels`` is not a positive integer.
+        DatasetError: if an explicit folder is missing or has no N-pixel files, a folder holds
+            some but not all split files, a file is invalid, or no data was found and
+            ``allow_synthetic`` is false.
     """
-    data_dir = resolve_data_dir(data)
-    folder = find_clic_dir(data_dir, n_pixels)
+    n_pixels = CLIC.check_pixels(n_pixels)
+    where = locate_data_dir(data)
+    folder = find_clic_dir(where.path, n_pixels)
     if folder is not None:
-        train, val, test = (
-            read_clic_file(folder / clic_filename(s, n_pixels), n_pixels) for s in SPLITS
-        )
-        return ClicSplits(train, val, test, source="real", location=str(folder))
-    _raise_if_partial(data_dir, n_pixels)
-    fix = _how_to_get(n_pixels)
-    if not allow_synthetic:
-        searched = data_dir / clic_dirname(n_pixels)
-        raise DatasetError(f"no {n_pixels}-pixel CLIC files in {data_dir} or {searched}; {fix}")
+        return _read_folder(folder.resolve(), n_pixels)
+    _raise_if_partial(where.path, n_pixels)
+    if where.explicit or not allow_synthetic:
+        raise DatasetError(_not_found_message(where, n_pixels))
     warnings.warn(
-        f"real CLIC {n_pixels}-pixel data not found in {data_dir}; using qcalo's synthetic "
-        f"stand-in (seed={synthetic_seed}); for the real data {fix}",
+        f"real CLIC {n_pixels}-pixel data not found in {where.path} (no --data or "
+        f"${DATA_ENV_VAR} given); using qcalo's synthetic stand-in (seed={synthetic_seed}); "
+        f"for the real data {CLIC.how_to_get(n_pixels)}",
         SyntheticDataWarning,
         stacklevel=2,
     )
-    from qcalo.data.synthetic import synthetic_clic_splits
+    return _synthetic(n_pixels, synthetic_seed, synthetic_sizes)
 
-    train, val, test = synthetic_clic_splits(
-        seed=synthetic_seed, sizes=tuple(synthetic_sizes), n_pixels=n_pixels
+
+def _read_folder(folder: Path, n_pixels: int) -> ClicSplits:
+    read = {
+        split: read_clic_split(folder / CLIC.filename(split, n_pixels), n_pixels)
+        for split in CLIC.splits
+    }
+    with_energy = [split for split, (_, energy) in read.items() if energy is not None]
+    if 0 < len(with_energy) < len(read):
+        raise DatasetError(
+            f"{folder}: only the {with_energy} file(s) hold {CLIC.energy_key!r}; "
+            f"re-run `qcalo data prepare-clic RAW_DIR --pixels {n_pixels} --out {folder}`"
+        )
+    energy = {f"{split}_energy": values for split, (_, values) in read.items()}
+    pixels = {split: values for split, (values, _) in read.items()}
+    return ClicSplits(**pixels, **energy, source="real", location=str(folder))
+
+
+def _synthetic(n_pixels: int, seed: int, sizes: Sequence[int]) -> ClicSplits:
+    from qcalo.data.synthetic import synthetic_clic_split_events
+
+    (train, train_e), (val, val_e), (test, test_e) = synthetic_clic_split_events(
+        seed=seed, sizes=sizes, n_pixels=n_pixels
     )
     return ClicSplits(
-        train, val, test, source="synthetic", location=f"synthetic(seed={synthetic_seed})"
+        train,
+        val,
+        test,
+        train_energy=train_e,
+        val_energy=val_e,
+        test_energy=test_e,
+        source="synthetic",
+        location=f"synthetic(seed={seed})",
+    )
+
+
+def _not_found_message(where: DataDir, n_pixels: int) -> str:
+    fix = CLIC.how_to_get(n_pixels, where.path)
+    if not where.path.exists():
+        return f"{where.path} (from {where.origin}): no such folder; {fix}"
+    if not where.path.is_dir():
+        return f"{where.path} (from {where.origin}): a file, not a folder; pass its folder"
+    names = [path.name for path in (*where.path.glob("*.h5"), *where.path.glob("*/*.h5"))]
+    other = sorted({int(m[1]) for name in names if (m := _TRAIN_FILE.fullmatch(name))})
+    found = f" (it has files for {other} pixels)" if other else ""
+    return (
+        f"{where.path} (from {where.origin}): no {n_pixels}-pixel CLIC files there or in "
+        f"{CLIC.dataset_name(n_pixels)}/{found}; {fix}"
     )
 
 
@@ -353,284 +325,8 @@ def _raise_if_partial(data_dir: Path, n_pixels: int) -> None:
     """Refuse a folder with some split files but not all: never mix or silently substitute."""
     for folder in _candidate_dirs(data_dir, n_pixels):
         missing = missing_clic_files(folder, n_pixels)
-        if 0 < len(missing) < len(SPLITS):
+        if 0 < len(missing) < len(CLIC.splits):
             raise DatasetError(
                 f"{folder}: split file(s) {missing} missing; "
-                f"{_how_to_get(n_pixels)}, or remove the partial set"
+                f"{CLIC.how_to_get(n_pixels)}, or remove the partial set"
             )
-
-
-def _how_to_get(n_pixels: int) -> str:
-    if n_pixels == N_PIXELS_DEFAULT:
-        return "run `qcalo data download clic8` or pass --data DIR"
-    return f"run `qcalo data prepare-clic RAW_DIR --pixels {n_pixels}` or pass --data DIR"
-
-
-# ---------------------------------------------------------------------------- preparing
-
-
-def prepare_clic(
-    raw_dir: Path,
-    out_dir: Path,
-    *,
-    n_pixels: int = N_PIXELS_DEFAULT,
-    seed: int = 0,
-    energy_window_gev: tuple[float, float] = ENERGY_WINDOW_GEV,
-    fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
-    chunk_size: int = 1000,
-    progress: bool = True,
-) -> dict[str, Path]:
-    """Re-create the N-pixel split files from raw CLIC ``EleEscan_*.h5`` files.
-
-    Applies exactly the recipe of the module docstring, but keeps the incident energy
-    aligned with each row and splits with a seeded permutation. Raw files are streamed
-    ``chunk_size`` events at a time; only the reduced pixels stay in memory.
-
-    Args:
-        raw_dir: folder with raw ``*.h5`` files holding ``ECAL`` (n, …, L) (layers on the
-            last axis) and ``energy`` (n,) or (n, 1) in GeV.
-        out_dir: folder to write ``clic_{N}px_{split}.h5`` to; created if needed.
-        n_pixels: N.
-        seed: seed of ``np.random.default_rng(seed).permutation``.
-        energy_window_gev: keep events with ``low < E < high`` (strict).
-        fractions: train/val shares; sizes are ``int(share * n)``, test takes the rest.
-        chunk_size: events read per step.
-        progress: show a progress bar on stderr.
-
-    Returns:
-        ``{"train": path, "val": path, "test": path}``. Each file holds ``x`` (n, N) float64,
-        ``energy_gev`` (n,) float64 and the recipe parameters as attributes.
-
-    Raises:
-        DatasetError: if the raw input is missing, malformed, or leaves a split empty.
-        ConfigError: if a parameter is out of range.
-    """
-    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    _check_prepare_args(n_pixels, energy_window_gev, fractions, chunk_size)
-    raw_files = _list_raw_files(raw_dir)
-    n_layers, n_events = _inspect_raw_files(raw_files, n_pixels)
-    pixels, energy = _reduce_raw_files(
-        raw_files, n_events, n_pixels, energy_window_gev, chunk_size, progress
-    )
-    splits = _split_rows(len(pixels), seed, fractions)
-    first, per_pixel = _pixel_layout(n_layers, n_pixels)
-    attrs = _recipe_attrs(
-        n_pixels, n_layers, first, per_pixel, seed, energy_window_gev, fractions, raw_files
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    contents = {
-        split: {"x": pixels[rows], "energy_gev": energy[rows]} for split, rows in splits.items()
-    }
-    names = {split: clic_filename(split, n_pixels) for split in SPLITS}
-    return _write_atomically(out_dir, names, contents, attrs)
-
-
-def _check_prepare_args(
-    n_pixels: int,
-    energy_window_gev: Sequence[float],
-    fractions: Sequence[float],
-    chunk_size: int,
-) -> None:
-    _check_n_pixels(n_pixels)
-    low, high = energy_window_gev
-    if not low < high:
-        raise ConfigError(
-            f"energy_window_gev must be (low, high) with low < high, got {tuple(energy_window_gev)}"
-        )
-    if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise ConfigError(
-            f"fractions must be 3 non-negative shares summing to 1, got {tuple(fractions)}"
-        )
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-
-
-def _list_raw_files(raw_dir: Path) -> list[Path]:
-    if not raw_dir.is_dir():
-        raise DatasetError(
-            f"{raw_dir}: no such folder; pass the folder of the unpacked EleEscan_*.h5 files"
-        )
-    raw_files = sorted(raw_dir.glob("*.h5"))
-    if not raw_files:
-        raise DatasetError(
-            f"{raw_dir}: no *.h5 files; unpack Ele_FixedAngle.tar.gz (Zenodo 3603122) there"
-        )
-    return raw_files
-
-
-def _inspect_raw_files(raw_files: Sequence[Path], n_pixels: int) -> tuple[int, int]:
-    """Check keys and shapes of every raw file before reading any data.
-
-    Returns:
-        ``(number of layers, total number of events)``.
-    """
-    import h5py
-
-    layer_counts: dict[int, Path] = {}
-    n_events = 0
-    for path in raw_files:
-        try:
-            with h5py.File(path, "r") as handle:
-                n_layers, n_file = _check_raw_layout(handle, path, n_pixels)
-        except OSError as error:
-            raise DatasetError(
-                f"{path}: not a readable HDF5 file ({_one_line(error)}); "
-                "remove it from the raw folder"
-            ) from error
-        layer_counts.setdefault(n_layers, path)
-        n_events += n_file
-    if len(layer_counts) > 1:
-        found = {str(path.name): n for n, path in layer_counts.items()}
-        raise DatasetError(
-            f"raw files disagree on the number of layers {found}; use files of one detector"
-        )
-    return next(iter(layer_counts)), n_events
-
-
-def _check_raw_layout(handle: h5py.File, path: Path, n_pixels: int) -> tuple[int, int]:
-    lost = [key for key in (_RAW_IMAGE_KEY, _RAW_ENERGY_KEY) if key not in handle]
-    if lost:
-        raise DatasetError(
-            f"{path}: no dataset(s) {lost} (keys: {sorted(handle)}); pass raw CLIC EleEscan files"
-        )
-    image_shape, energy_shape = handle[_RAW_IMAGE_KEY].shape, handle[_RAW_ENERGY_KEY].shape
-    if len(image_shape) < 2 or image_shape[-1] < n_pixels:
-        raise DatasetError(
-            f"{path}: ECAL shape {image_shape} has fewer than {n_pixels} layers on its last axis; "
-            f"use n_pixels <= {image_shape[-1] if image_shape else 0} or the raw CLIC files"
-        )
-    n_file = image_shape[0]
-    if energy_shape not in ((n_file,), (n_file, 1)):
-        raise DatasetError(
-            f"{path}: energy shape {energy_shape} does not match {n_file} ECAL events; "
-            "expected (n,) or (n, 1)"
-        )
-    return image_shape[-1], n_file
-
-
-def _reduce_raw_files(
-    raw_files: Sequence[Path],
-    n_events: int,
-    n_pixels: int,
-    energy_window_gev: tuple[float, float],
-    chunk_size: int,
-    progress: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stream every raw file, returning the pixels and energies of the events that pass the cut."""
-    from tqdm.auto import tqdm
-
-    low, high = energy_window_gev
-    pixel_parts: list[np.ndarray] = []
-    energy_parts: list[np.ndarray] = []
-    with tqdm(total=n_events, unit="ev", desc="prepare-clic", disable=not progress) as bar:
-        for profile, energy in _iter_profiles(raw_files, chunk_size):
-            keep = (energy > low) & (energy < high)
-            pixel_parts.append(profile_to_pixels(profile[keep], n_pixels))
-            energy_parts.append(energy[keep])
-            bar.update(len(energy))
-    return np.concatenate(pixel_parts), np.concatenate(energy_parts)
-
-
-def _iter_profiles(
-    raw_files: Sequence[Path], chunk_size: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(layer profile [c, L] in GeV, energy [c] in GeV)`` per chunk of events."""
-    import h5py
-
-    for path in raw_files:
-        with h5py.File(path, "r") as handle:
-            images, energies = handle[_RAW_IMAGE_KEY], handle[_RAW_ENERGY_KEY]
-            transverse_axes = tuple(range(1, images.ndim - 1))
-            for start in range(0, images.shape[0], chunk_size):
-                stop = start + chunk_size
-                # Accumulate in float64 without a float64 copy of the (large) image chunk.
-                profile = np.asarray(images[start:stop]).sum(axis=transverse_axes, dtype=np.float64)
-                energy = np.asarray(energies[start:stop], dtype=np.float64).reshape(-1)
-                _check_raw_values(path, start, profile, energy)
-                yield profile, energy
-
-
-def _check_raw_values(path: Path, start: int, profile: np.ndarray, energy: np.ndarray) -> None:
-    # A NaN anywhere in an image makes its layer sum NaN, so checking the sums is enough.
-    for name, values in (("ECAL", profile), ("energy", energy)):
-        bad_rows = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
-        if bad_rows.size:
-            raise DatasetError(
-                f"{path}: {name} of event {start + int(bad_rows[0])} is NaN or inf; "
-                "remove or repair this raw file"
-            )
-
-
-def _split_rows(n_rows: int, seed: int, fractions: Sequence[float]) -> dict[str, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(n_rows)
-    n_train, n_val = int(fractions[0] * n_rows), int(fractions[1] * n_rows)
-    splits = dict(zip(SPLITS, np.split(order, [n_train, n_train + n_val]), strict=True))
-    if empty := [split for split, rows in splits.items() if len(rows) == 0]:
-        raise DatasetError(
-            f"only {n_rows} event(s) pass the energy cut, leaving split(s) {empty} empty; "
-            "add raw files or widen energy_window_gev"
-        )
-    return splits
-
-
-def _recipe_attrs(
-    n_pixels: int,
-    n_layers: int,
-    first_layer: int,
-    per_pixel: int,
-    seed: int,
-    energy_window_gev: Sequence[float],
-    fractions: Sequence[float],
-    raw_files: Sequence[Path],
-) -> dict[str, Any]:
-    from qcalo import __version__
-
-    return {
-        "recipe": "desyqml/clic Preprocessor (notes/clic8.md §3), "
-        "energy cut applied to x and energy_gev alike",
-        "n_pixels": n_pixels,
-        "n_layers": n_layers,
-        "layers_per_pixel": per_pixel,
-        "dropped_front": first_layer,
-        "dropped_back": n_layers - first_layer - n_pixels * per_pixel,
-        "pixel_reduction": "mean",
-        "energy_scale_gev": ENERGY_SCALE_GEV,
-        "max_energy": MAX_ENERGY,
-        "energy_window_gev": np.asarray(energy_window_gev, dtype=np.float64),
-        "energy_cut": "strict: low < E < high",
-        "fractions": np.asarray(fractions, dtype=np.float64),
-        "seed": seed,
-        "split_method": "numpy.random.default_rng(seed).permutation; int(share * n), test = rest",
-        "source_files": [path.name for path in raw_files],
-        "qcalo_version": __version__,
-    }
-
-
-def _write_atomically(
-    out_dir: Path,
-    names: dict[str, str],
-    contents: dict[str, dict[str, np.ndarray]],
-    attrs: dict[str, Any],
-) -> dict[str, Path]:
-    """Write every file to a temporary name, then rename them all; on failure remove the temps."""
-    import h5py
-
-    temps: dict[str, Path] = {}
-    try:
-        for split, datasets in contents.items():
-            handle_fd, temp_name = tempfile.mkstemp(
-                dir=out_dir, prefix=f".{names[split]}.", suffix=".tmp"
-            )
-            os.close(handle_fd)
-            temps[split] = Path(temp_name)
-            with h5py.File(temps[split], "w") as handle:
-                for key, values in datasets.items():
-                    handle.create_dataset(key, data=values)
-                handle.attrs.update({**attrs, "split": split})
-        finals = {split: out_dir / names[split] for split in temps}
-        for split, temp in temps.items():
-            os.replace(temp, finals[split])
-        return finals
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)

@@ -1,46 +1,31 @@
-"""Opt-in, hash-checked downloads of published data sets (via pooch).
+"""Opt-in, hash-checked downloads of published data sets (pooch's downloaders + qcalo.atomic).
 
-Nothing here runs on import or behind the user's back: :func:`load_clic` never downloads.
-Each file lands under its final name only after its sha256 matched (pooch streams into a
-temporary file in the same folder and moves it into place).
+Nothing here runs on import or behind the user's back: :func:`~qcalo.data.clic.load_clic`
+never downloads. URLs and hashes come from the catalogue (:data:`qcalo.data.clic_catalogue.CLIC`).
+
+Each file is streamed by pooch's downloader into a temp file of
+:func:`qcalo.atomic.atomic_path` and lands under its final name only after its sha256 matched,
+with the permissions of a plain ``open()`` (``0666`` less the umask). ``pooch.retrieve`` is not
+used because its own temp file leaves the download at ``0600``.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from qcalo.data.clic import _one_line, clic_dirname
+from qcalo.atomic import atomic_path
+from qcalo.data._messages import one_line
+from qcalo.data.clic_catalogue import CLIC
 from qcalo.data.paths import resolve_data_dir
 from qcalo.exceptions import ConfigError, DatasetError
 
-__all__ = [
-    "CLIC8_BASE_URL",
-    "CLIC8_REGISTRY",
-    "DATASETS",
-    "download_file",
-    "download_clic8",
-    "file_sha256",
-]
+__all__ = ["DATASETS", "download_clic8", "download_file", "file_sha256"]
 
-# The desyqml/clic release files sit in that repository's history at commit 4b87850
-# (removed later). This URL could not be checked from the offline build machine; override
-# it with `base_url=` / `--base-url` if it moves (any folder serving the same bytes works).
-CLIC8_BASE_URL = "https://raw.githubusercontent.com/desyqml/clic/4b87850/example/"
-
-CLIC8_REGISTRY: dict[str, str] = {
-    "clic_8px_train.h5": "8f710983b3d29aa4be526a9dd4b535499400a7f9e9bd5bf3d6fe3700afe5706b",
-    "clic_8px_val.h5": "99e14f2da967612168122d97e64a8a1dbb17fd327ab2e893b30f0ef97f22a3a2",
-    "clic_8px_test.h5": "bce5e8d9174494bdceb7a10cefd78581ea67b3811eb80641fc62f0217278fb9d",
-}
-"""sha256 of the published 8-pixel split files (desyqml/clic v1.0.0)."""
-
-DATASETS = ("clic8",)
-"""Names accepted by ``qcalo data download``."""
+DATASETS = tuple(CLIC.dataset_name(n) for n in CLIC.published_sha256)
+"""Names accepted by ``qcalo data download`` (``("clic8",)``)."""
 
 _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _FIX_URL = "check the URL, pass --base-url URL, or copy the files there and pass --data DIR"
@@ -64,7 +49,7 @@ def download_file(
     """Download ``url`` into ``dest_dir`` unless a file with the right hash is already there.
 
     Args:
-        url: address of the file (``http(s)://``, ``ftp://`` or ``doi:``).
+        url: address of the file (``http(s)://``, ``ftp://``, ``sftp://`` or ``doi:``).
         sha256: expected hex sha256 of the file.
         dest_dir: folder to store it in; created if needed.
         fname: file name in ``dest_dir``; defaults to the last part of ``url``.
@@ -74,11 +59,12 @@ def download_file(
         Path of the verified file.
 
     Raises:
-        ConfigError: if ``sha256`` is not 64 hex digits or no file name can be derived.
+        ConfigError: if ``sha256`` is not 64 hex digits, no file name can be derived, or the
+            URL's protocol is not supported.
         DatasetError: if the download fails or its hash differs; no file is left under
-            the final name then.
+            the final name then (a stale copy with the wrong hash is removed too).
     """
-    import pooch
+    from pooch.downloaders import choose_downloader  # picks HTTP, FTP, SFTP or DOI by the URL
 
     expected = sha256.strip().lower()
     if not _SHA256_PATTERN.match(expected):
@@ -86,34 +72,36 @@ def download_file(
     name = fname or Path(urlsplit(url).path).name
     if not name:
         raise ConfigError(f"cannot derive a file name from {url!r}; pass fname=")
-    dest_dir = Path(dest_dir)
-    target = dest_dir / name
+    target = Path(dest_dir) / name
+    if target.is_file() and file_sha256(target) == expected:
+        return target
     try:
-        with _quiet_pooch_logger():
-            fetched = pooch.retrieve(
-                url,
-                known_hash=f"sha256:{expected}",
-                fname=name,
-                path=dest_dir,
-                progressbar=progress,
-            )
-    except ValueError as error:  # pooch's hash mismatch
-        _remove_unverified(target, expected)
-        got = _hash_in_message(str(error), expected)
-        raise DatasetError(
-            f"{target}: sha256 {got[:12]}… != expected {expected[:12]}… (from {url}); "
-            "delete it and re-download, or check --base-url"
+        downloader = choose_downloader(url, progressbar=progress)
+    except ValueError as error:  # unknown protocol
+        raise ConfigError(
+            f"cannot download {url!r} ({one_line(error)}); use an http(s) URL"
         ) from error
+    try:
+        with atomic_path(target) as tmp:
+            downloader(url, str(tmp), None)
+            if (got := file_sha256(tmp)) != expected:
+                raise DatasetError(
+                    f"{target}: sha256 {got[:12]}… != expected {expected[:12]}… (from {url}); "
+                    "delete it and re-download, or check --base-url"
+                )
+    except DatasetError:
+        _remove_unverified(target, expected)
+        raise
     except OSError as error:  # requests' errors subclass OSError, as do disk errors
         _remove_unverified(target, expected)
         raise DatasetError(f"cannot download {url} ({_reason(error)}); {_FIX_URL}") from error
-    return Path(fetched)
+    return target
 
 
 def download_clic8(
     dest: Path | None = None,
     *,
-    base_url: str = CLIC8_BASE_URL,
+    base_url: str | None = None,
     progress: bool = True,
     registry: Mapping[str, str] | None = None,
 ) -> Path:
@@ -121,9 +109,9 @@ def download_clic8(
 
     Args:
         dest: folder for the files; ``None`` means ``resolve_data_dir() / "clic8"``.
-        base_url: folder URL the file names are appended to.
+        base_url: folder URL the file names are appended to; ``None``: the catalogue's.
         progress: show a progress bar per file.
-        registry: ``{file name: sha256}``; defaults to :data:`CLIC8_REGISTRY`.
+        registry: ``{file name: sha256}``; ``None``: the catalogue's published registry.
 
     Returns:
         The folder holding the verified files (pass it, or its parent, as ``--data``).
@@ -131,29 +119,17 @@ def download_clic8(
     Raises:
         DatasetError: if a download fails or a hash differs.
     """
-    folder = Path(dest) if dest is not None else resolve_data_dir() / clic_dirname(8)
+    n_pixels = 8
+    folder = Path(dest) if dest is not None else resolve_data_dir() / CLIC.dataset_name(n_pixels)
+    base_url = base_url or CLIC.published_base_url
     prefix = base_url if base_url.endswith("/") else base_url + "/"
-    for name, sha256 in (registry or CLIC8_REGISTRY).items():
+    for name, sha256 in (registry or CLIC.published_registry(n_pixels)).items():
         download_file(prefix + name, sha256, folder, fname=name, progress=progress)
     return folder
 
 
-@contextmanager
-def _quiet_pooch_logger() -> Iterator[None]:
-    """Silence pooch's "Downloading data from …" lines: the progress bar and errors say enough."""
-    import pooch
-
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _remove_unverified(target: Path, expected: str) -> None:
-    """Delete ``target`` if it exists with the wrong hash (a stale copy pooch tried to update)."""
+    """Delete ``target`` if it exists with the wrong hash (a stale copy we tried to replace)."""
     if target.is_file() and file_sha256(target) != expected:
         target.unlink()
 
@@ -169,10 +145,4 @@ def _reason(error: OSError) -> str:
         return "timed out"
     if isinstance(error, requests.ConnectionError):
         return "could not connect"
-    return _one_line(error, limit=160)
-
-
-def _hash_in_message(message: str, expected: str) -> str:
-    # pooch words it "... expected sha256:<want> but got <got>. ..."; fall back gracefully.
-    found = [h for h in re.findall(r"[0-9a-fA-F]{64}", message) if h.lower() != expected]
-    return found[0].lower() if found else "unknown"
+    return one_line(error, limit=160)

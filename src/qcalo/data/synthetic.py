@@ -2,7 +2,9 @@
 
 A longitudinal electromagnetic shower model in the style of Longo (1975) and
 Grindhammer & Peters (GP, arXiv:hep-ex/0001020), run through the CLIC ECAL geometry and
-then through the same pixel recipe as the real data (:func:`qcalo.data.clic.profile_to_pixels`).
+then through the same pixel recipe as the real data
+(:func:`qcalo.data.clic_recipe.profile_to_pixels`). It imports only the catalogue and the
+recipe, so :func:`qcalo.data.clic.load_clic` can fall back to it without an import cycle.
 
 Per event:
 
@@ -33,18 +35,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qcalo.data.clic import ENERGY_WINDOW_GEV, N_PIXELS_DEFAULT, SYNTHETIC_SIZES, profile_to_pixels
+from qcalo.data.clic_catalogue import CLIC
+from qcalo.data.clic_recipe import profile_to_pixels
 from qcalo.exceptions import ConfigError
+from qcalo.validate import int_in_range, nonnegative_int
 
 __all__ = [
-    "N_LAYERS",
-    "CRITICAL_ENERGY_GEV",
-    "ShowerModel",
     "CLIC_SHOWER_MODEL",
+    "CRITICAL_ENERGY_GEV",
+    "N_LAYERS",
+    "ShowerModel",
     "StandardDraws",
     "draw_standard",
     "layer_profiles",
     "synthetic_clic",
+    "synthetic_clic_events",
+    "synthetic_clic_split_events",
     "synthetic_clic_splits",
 ]
 
@@ -105,10 +111,7 @@ class ShowerModel:
         for name in non_negative:
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"ShowerModel.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.thick_layers <= N_LAYERS:
-            raise ConfigError(
-                f"ShowerModel.thick_layers must be in [0, {N_LAYERS}], got {self.thick_layers}"
-            )
+        int_in_range(self.thick_layers, "ShowerModel.thick_layers", 0, N_LAYERS)
         if not 0 < self.thick_plate_window <= 1:
             raise ConfigError(
                 f"ShowerModel.thick_plate_window must be in (0, 1], got {self.thick_plate_window}"
@@ -184,7 +187,7 @@ def layer_profiles(
     Returns:
         ``(E [n] in GeV, layer energies [n, N_LAYERS] in GeV)``.
     """
-    low, high = ENERGY_WINDOW_GEV
+    low, high = CLIC.energy_window_gev
     energy = low + (high - low) * draws.energy_unit
     delayed_share = draws.split_unit**model.delayed_exponent
     start_x0 = -model.conversion_x0 * np.log1p(-draws.conversion_unit)
@@ -244,45 +247,70 @@ def _sample_layers(mean_gev: np.ndarray, normal: np.ndarray, sampling_gev: float
     return safe_mean * np.exp(np.sqrt(log_var) * normal - 0.5 * log_var)
 
 
-def synthetic_clic(n_events: int, *, n_pixels: int = N_PIXELS_DEFAULT, seed: int = 0) -> np.ndarray:
-    """Draw synthetic CLIC-like showers reduced to ``n_pixels`` pixels.
+def synthetic_clic_events(
+    n_events: int, *, n_pixels: int = CLIC.default_pixels, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw synthetic CLIC-like showers and their incident energies.
 
     Args:
         n_events: number of events, >= 0.
         n_pixels: pixels per event (the constants are calibrated for 8).
-        seed: seed of ``np.random.default_rng``; equal seeds give bit-identical output.
+        seed: seed of ``np.random.default_rng`` (>= 0); equal seeds give bit-identical output.
 
     Returns:
-        float64 array ``[n_events, n_pixels]`` in ``[0, 0.5]``.
+        ``(pixels [n_events, n_pixels] float64 in [0, 0.5], incident energy [n_events] GeV)``.
 
     Raises:
-        ConfigError: if ``n_events < 0``.
+        ConfigError: if ``n_events`` or ``seed`` is negative or not an integer.
+    """
+    n_events = nonnegative_int(n_events, "n_events")
+    energy, profile = layer_profiles(draw_standard(n_events, nonnegative_int(seed, "seed")))
+    return profile_to_pixels(profile, n_pixels), energy
+
+
+def synthetic_clic(
+    n_events: int, *, n_pixels: int = CLIC.default_pixels, seed: int = 0
+) -> np.ndarray:
+    """The pixels of :func:`synthetic_clic_events`.
 
     Example:
         >>> synthetic_clic(3, seed=1).shape
         (3, 8)
     """
-    if n_events < 0:
-        raise ConfigError(f"n_events must be >= 0, got {n_events}")
-    _, profile = layer_profiles(draw_standard(n_events, seed))
-    return profile_to_pixels(profile, n_pixels)
+    return synthetic_clic_events(n_events, n_pixels=n_pixels, seed=seed)[0]
 
 
-def synthetic_clic_splits(
+SplitEvents = tuple[np.ndarray, np.ndarray]
+"""``(pixels [n, N], incident energy [n] in GeV)`` of one split."""
+
+
+def synthetic_clic_split_events(
     seed: int = 0,
-    sizes: Sequence[int] = SYNTHETIC_SIZES,
-    n_pixels: int = N_PIXELS_DEFAULT,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw ``sum(sizes)`` synthetic events with one seed and cut them into train/val/test.
+    sizes: Sequence[int] = CLIC.published_sizes,
+    n_pixels: int = CLIC.default_pixels,
+) -> tuple[SplitEvents, SplitEvents, SplitEvents]:
+    """Draw ``sum(sizes)`` events with one seed and cut them, with their energies, into splits.
 
     Returns:
-        ``(train, val, test)`` with ``sizes`` rows each.
+        ``((train, train_energy), (val, val_energy), (test, test_energy))``.
 
     Raises:
         ConfigError: if ``sizes`` is not three counts >= 0.
     """
-    if len(sizes) != 3 or min(sizes) < 0:
+    if len(sizes) != 3:
         raise ConfigError(f"sizes must be three counts >= 0 (train, val, test), got {tuple(sizes)}")
-    events = synthetic_clic(int(sum(sizes)), n_pixels=n_pixels, seed=seed)
-    train, val, test = np.split(events, np.cumsum(sizes)[:2])
+    sizes = [nonnegative_int(size, f"sizes[{i}]") for i, size in enumerate(sizes)]
+    pixels, energy = synthetic_clic_events(int(sum(sizes)), n_pixels=n_pixels, seed=seed)
+    cuts = np.cumsum(sizes)[:2]
+    train, val, test = zip(np.split(pixels, cuts), np.split(energy, cuts), strict=True)
     return train, val, test
+
+
+def synthetic_clic_splits(
+    seed: int = 0,
+    sizes: Sequence[int] = CLIC.published_sizes,
+    n_pixels: int = CLIC.default_pixels,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of :func:`synthetic_clic_split_events`: ``(train, val, test)``, ``sizes`` rows."""
+    train, val, test = synthetic_clic_split_events(seed, sizes, n_pixels)
+    return train[0], val[0], test[0]
