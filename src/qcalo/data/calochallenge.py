@@ -37,18 +37,18 @@ from qcalo.data.paths import resolve_data_dir
 from qcalo.exceptions import ConfigError, DatasetError
 
 __all__ = [
+    "CALOCHALLENGE_BASE_URL",
+    "CALOCHALLENGE_CATALOGUE",
+    "CALOCHALLENGE_RECORD",
     "DS1_ENERGIES_MEV",
     "DS1_EVENTS_PER_ENERGY",
     "PARTICLE_MASSES_MEV",
-    "CALOCHALLENGE_RECORD",
-    "CALOCHALLENGE_BASE_URL",
-    "CALOCHALLENGE_CATALOGUE",
-    "UnverifiedDownloadWarning",
     "Ds1Data",
+    "UnverifiedDownloadWarning",
+    "download_calochallenge",
     "kinetic_energy",
     "read_ds1",
     "write_ds1",
-    "download_calochallenge",
 ]
 
 DS1_ENERGIES_MEV = tuple(float(2**n) for n in range(8, 23))

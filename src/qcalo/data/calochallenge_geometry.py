@@ -30,13 +30,13 @@ import numpy.typing as npt
 from qcalo.exceptions import ConfigError, ShapeError
 
 __all__ = [
-    "CaloGeometry",
-    "PION_GEOMETRY",
-    "PHOTON_GEOMETRY",
     "GEOMETRIES",
-    "get_geometry",
+    "PHOTON_GEOMETRY",
+    "PION_GEOMETRY",
     "READOUT_THRESHOLD_MEV",
+    "CaloGeometry",
     "ShowerFeatures",
+    "get_geometry",
     "shower_features",
 ]
 

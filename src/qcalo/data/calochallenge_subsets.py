@@ -23,7 +23,7 @@ from qcalo.data.calochallenge import Ds1Data
 from qcalo.exceptions import ConfigError, DatasetError
 from qcalo.validate import nonnegative_int, positive_int
 
-__all__ = ["SUBSET_PRESETS", "SUBSET_PARTS", "Ds1Subset", "make_subset", "subset_spec"]
+__all__ = ["SUBSET_PARTS", "SUBSET_PRESETS", "Ds1Subset", "make_subset", "subset_spec"]
 
 SUBSET_PRESETS: dict[str, tuple[tuple[float, ...], tuple[int, ...]]] = {
     "single": ((65536.0,), (1000,)),

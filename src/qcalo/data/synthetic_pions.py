@@ -31,8 +31,9 @@ Parametrization (per event, vectorized; energies in GeV inside, MeV in and out)
    (4.6 %) of E_tot (facts §2); the shower moves deeper (more layer 13/14) with energy.
 6. **Radial core + halo.** In each layer, each component (MIP track, EM, hadronic) spreads with
    a 2-D core + halo profile w·e^{−r/R_c} + (1−w)·e^{−r/R_h} (:data:`LATERAL`), integrated
-   exactly over the r bins (CDF 1 − (1 + r/R)e^{−r/R}). EM is narrow, hadronic wide, so the
-   energy-weighted widths shrink as the EM fraction grows with energy; layer-12 widths are of
+   exactly over the r bins (CDF 1 − (1 + r/R)e^{−r/R}). EM is narrow, hadronic wide, and the
+   hadronic core weight grows by 0.08 per decade of hadronic energy (its π0 sub-showers), so
+   the energy-weighted widths shrink with energy; layer-12 widths are of
    the published order 50–170 mm and layer-1 widths a few mm to ~40 mm (facts §4).
 7. **α structure.** Each α-binned layer's shower axis is displaced by d ~ Rayleigh(σ_d) at a
    uniform angle; to first order in d/R a displaced exponential profile is the centred one
@@ -62,12 +63,12 @@ from qcalo.data.calochallenge_subsets import Ds1Subset, make_subset, subset_spec
 from qcalo.exceptions import ConfigError
 
 __all__ = [
-    "SEGMENTS",
     "LATERAL",
+    "SEGMENTS",
     "PionShowerModel",
-    "synthetic_pions",
     "synthetic_ds1_pions",
     "synthetic_pion_subset",
+    "synthetic_pions",
 ]
 
 SEGMENTS: tuple[tuple[float, float, int | None], ...] = (
@@ -114,11 +115,11 @@ class PionShowerModel:
     hadron_granularity_gev: float = 0.15
     hadron_scale_lambda: float = 0.68
     hadron_tmax_slope: float = 0.3
-    albedo_fraction: float = 0.003
+    albedo_fraction: float = 0.011
     x0_lambda: float = 0.035
     critical_energy_gev: float = 0.010
     clumps_mean: float = 1.5
-    clump_r_mm: float = 120.0
+    clump_r_mm: float = 180.0
     quantum_em_mev: float = 2.0
     quantum_tile_mev: float = 10.0
 
@@ -131,33 +132,39 @@ def synthetic_pions(
     *,
     seed: int | np.random.Generator = 0,
     model: PionShowerModel = DEFAULT_MODEL,
-) -> np.ndarray:
+    return_truth: bool = False,
+) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Generate one shower per incident energy (momentum, MeV) on the 533-voxel geometry.
 
     Args:
         incident_energies: ``[n]`` or ``[n, 1]`` momenta in MeV (> 0).
         seed: seed or generator; the same seed and energies give the same showers.
         model: the parameters.
+        return_truth: also return the hidden per-event variables: ``em_fraction`` (f),
+            ``start_depth`` (t₀ in λ), ``ranged_out`` (the pion stopped without a shower) and
+            ``hadronic_gev`` (its hadronic energy before the response).
 
     Returns:
-        ``[n, 533]`` voxel energies in MeV, float64, ≥ 0.
+        ``[n, 533]`` voxel energies in MeV, float64, ≥ 0 (and the truth dict if asked).
     """
     p = np.asarray(incident_energies, dtype=np.float64).reshape(-1)
     if p.size and (not np.all(np.isfinite(p)) or np.any(p <= 0)):
         raise ConfigError("incident energies must be finite and > 0 (MeV)")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     e_kin = kinetic_energy(p, "pions") / 1000.0
-    layer_energy = _longitudinal(e_kin, rng, model)  # {layer: {component: [n] GeV}}
+    layer_energy, truth = _longitudinal(e_kin, rng, model)  # {layer: {component: [n] GeV}}
     showers = np.zeros((p.size, PION_GEOMETRY.n_voxels))
     for layer in PION_GEOMETRY.layers:
         cut = PION_GEOMETRY.layer_slice(layer)
-        showers[:, cut] = _lateral(layer, layer_energy[layer], rng, model) * 1000.0
-    return _sample_quanta(showers, rng, model)
+        showers[:, cut] = _lateral(layer, layer_energy[layer], truth["hadronic_gev"], rng,
+                                   model) * 1000.0
+    showers = _sample_quanta(showers, rng, model)
+    return (showers, truth) if return_truth else showers
 
 
 def _longitudinal(
     e_kin: np.ndarray, rng: np.random.Generator, model: PionShowerModel
-) -> dict[int, dict[str, np.ndarray]]:
+) -> tuple[dict[int, dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """Energy (GeV) per layer and component: MIP track, EM, visible hadronic."""
     n = e_kin.size
     mip = model.mip_gev_per_lambda
@@ -194,10 +201,13 @@ def _longitudinal(
         had = e_had_visible * _gamma_between(a_had, scale_had, low - start, high - start)
         out[layer] = {"track": track, "em": np.where(showers, em, 0.0),
                       "had": np.where(showers, had, 0.0)}
-    # Albedo: shower particles splashing back into the presampler (Gamma-distributed share).
-    albedo = model.albedo_fraction * rng.gamma(2.0, 0.5, n) * (e_em + e_had_visible)
-    out[0]["had"] = out[0]["had"] + np.where(showers, albedo, 0.0)
-    return out
+    # Albedo: particles of the shower part in the EM layers splashing back into the
+    # presampler (Gamma-distributed share), so layer 0 follows the early shower, not the Tile.
+    early = sum(out[layer]["em"] + out[layer]["had"] for layer in (1, 2, 3))
+    out[0]["had"] = out[0]["had"] + model.albedo_fraction * rng.gamma(2.0, 0.5, n) * early
+    truth = {"em_fraction": np.where(showers, f_em, 0.0), "start_depth": start,
+             "ranged_out": ~showers, "hadronic_gev": e_had}
+    return out, truth
 
 
 def _gamma_between(shape: np.ndarray, scale: float | np.ndarray, low: np.ndarray,
@@ -219,8 +229,8 @@ def _radial_fractions(edges: np.ndarray, weight: float, core: float, halo: float
     return np.diff(total)
 
 
-def _lateral(layer: int, energy: dict[str, np.ndarray], rng: np.random.Generator,
-             model: PionShowerModel) -> np.ndarray:
+def _lateral(layer: int, energy: dict[str, np.ndarray], e_had: np.ndarray,
+             rng: np.random.Generator, model: PionShowerModel) -> np.ndarray:
     """Expected voxel energies (GeV) of one layer, ``[n, voxels in layer]``."""
     position = PION_GEOMETRY.layer_position(layer)
     edges = np.asarray(PION_GEOMETRY.r_edges[position], dtype=np.float64)
@@ -236,8 +246,14 @@ def _lateral(layer: int, energy: dict[str, np.ndarray], rng: np.random.Generator
         clump_energy = had[:, None] * shares
         had = had - clump_energy.sum(axis=1)
     radial = np.zeros((n, edges.size - 1))
-    for component, values in (("track", energy["track"]), ("em", energy["em"]), ("had", had)):
+    for component, values in (("track", energy["track"]), ("em", energy["em"])):
         radial += values[:, None] * _radial_fractions(edges, *LATERAL[layer][component])[None, :]
+    # The hadronic core (its π0 sub-showers) gains weight with energy: +0.08 per decade.
+    weight, core, halo = LATERAL[layer]["had"]
+    weight = np.clip(weight + 0.08 * np.log10(np.maximum(e_had, 1e-3) / 10.0), 0.2, 0.9)
+    core_part = _radial_fractions(edges, 1.0, core, core)[None, :]
+    halo_part = _radial_fractions(edges, 0.0, halo, halo)[None, :]
+    radial += had[:, None] * (weight[:, None] * core_part + (1 - weight[:, None]) * halo_part)
     voxels = np.tile(radial / n_alpha, (1, n_alpha))  # α outer, r inner
     if n_alpha > 1:
         layer_total = energy["track"] + energy["em"] + energy["had"]

@@ -33,14 +33,14 @@ from qcalo.exceptions import QcaloError, ShapeError
 from qcalo.metrics.histograms import chi2_ww
 
 __all__ = [
+    "EDGE_DECIMALS",
     "N_EDGES",
     "RANGE_FACTORS",
-    "EDGE_DECIMALS",
     "EtotChi2",
-    "etot_edges",
-    "etot_histograms",
     "etot_chi2",
     "etot_chi2_by_energy",
+    "etot_edges",
+    "etot_histograms",
 ]
 
 N_EDGES = 30
