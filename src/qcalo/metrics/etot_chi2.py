@@ -3,7 +3,8 @@
 Exactly as the public CaloChallenge port computes it (``training/evaluate.py`` of
 chnzhangrui/funcXtraining, functions ``plot_Etot`` and ``chi2testWW``; notes/fastcalogan.md §5):
 
-1. Work in **GeV** (E_tot / 1000).
+1. Work in **GeV** (E_tot / 1000). E_tot is the plain voxel sum: the port applies no readout
+   threshold to it (``HighLevelFeatures.CalculateFeatures`` with its default threshold 0).
 2. Range from the **reference** sample with med = median,
    ``high = med + min(|max − med|, 2·|q95 − med|, 10·|q84 − med|)`` and
    ``low = med − min(|min − med|, 2·|q05 − med|, 10·|q84 − med|)`` (the low side really uses
