@@ -325,3 +325,20 @@ def test_download_errors(server: RangeServer, tmp_path: Path) -> None:
         download_calochallenge("ds1-pions", tmp_path / "e", closed, progress=False)
     assert sorted(CALOCHALLENGE_CATALOGUE["ds1-pions"]) == [
         "dataset_1_pions_1.hdf5", "dataset_1_pions_2.hdf5"]
+
+
+def test_cli_download_calochallenge_checks_the_published_checksum(server: RangeServer, tmp_path: Path) -> None:
+    """`qcalo data download calochallenge-ds1-pions`: a file that fails its md5 → one line, nothing kept."""
+    from typer.testing import CliRunner
+
+    from qcalo.cli import app
+
+    serve(server)
+    serve(server, "dataset_1_pions_2.hdf5")
+    data = tmp_path / "data"
+    args = ["data", "download", "calochallenge-ds1-pions", "--data", str(data), "--base-url", server.url, "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "dataset_1_pions_1.hdf5" in result.stderr
+    folder = data / "calochallenge"
+    assert not folder.exists() or sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == []

@@ -55,3 +55,27 @@ def simulator(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(status)
+
+
+@bench_app.command("gan")
+def gan(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a summary."),
+    iterations: int = typer.Option(30, "--iterations", min=1, help="Timed iterations per model (median kept)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads."),
+    no_pennylane: bool = typer.Option(False, "--no-pennylane", help="Skip the PennyLane TorchLayer peer."),
+) -> None:
+    """Seconds per WGAN-GP iteration: quantum 2x generator vs its classical twin vs PennyLane."""
+    import json
+
+    from qcalo.bench.gan import run_gan_bench
+
+    result = run_gan_bench(iterations=iterations, threads=threads, pennylane=not no_pennylane)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    per = result["seconds_per_iteration"]
+    shown = ", ".join(f"{name} {1000 * value:.1f} ms" for name, value in per.items() if value is not None)
+    typer.echo(f"seconds per iteration (median of {iterations}): {shown}")
+    typer.echo(f"quantum / classical: {result['quantum_over_classical_step_ratio']:.2f}")
+    if result["pqc_overhead_reduction_vs_pennylane"] is not None:
+        typer.echo(f"PQC overhead vs PennyLane reduced {result['pqc_overhead_reduction_vs_pennylane']:.1f}×")

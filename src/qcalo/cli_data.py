@@ -14,7 +14,7 @@ __all__ = ["data_app"]
 
 data_app = typer.Typer(
     name="data",
-    help="Prepare and download data sets (CLIC N-pixel showers).",
+    help="Prepare and download data sets (CLIC N-pixel showers, CaloChallenge dataset 1).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -24,6 +24,8 @@ class DatasetName(StrEnum):
     """Data sets ``qcalo data download`` knows (see ``qcalo.data.download.DATASETS``)."""
 
     clic8 = "clic8"
+    calochallenge_ds1_pions = "calochallenge-ds1-pions"
+    calochallenge_ds1_photons = "calochallenge-ds1-photons"
 
 
 def _fail(error: QcaloError) -> typer.Exit:
@@ -80,14 +82,33 @@ def download_command(
     ] = None,
     progress: ProgressOption = True,
 ) -> None:
-    """Download a published data set, verify its sha256, and print the folder it is in."""
-    from qcalo.data.download import download_clic8
+    """Download a published data set, verify its checksum, and print the folder it is in.
+
+    CaloChallenge files resume an interrupted download; a file whose checksum is not
+    published is kept with a warning that prints its sha256.
+    """
+    import warnings
+
     from qcalo.data.paths import resolve_data_dir
 
     try:
-        folder = download_clic8(
-            resolve_data_dir(data) / name.value, base_url=base_url, progress=progress
-        )
+        if name is DatasetName.clic8:
+            from qcalo.data.download import download_clic8
+
+            folder = download_clic8(
+                resolve_data_dir(data) / name.value, base_url=base_url, progress=progress
+            )
+        else:
+            from qcalo.data.calochallenge import download_calochallenge
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                folder = download_calochallenge(
+                    name.value, resolve_data_dir(data) / "calochallenge", base_url,
+                    progress=progress,
+                )  # fmt: skip
+            for warning in caught:
+                typer.echo(f"warning: {warning.message}", err=True)
     except QcaloError as error:
         raise _fail(error) from error
     typer.echo(str(folder))

@@ -29,34 +29,26 @@ import torch
 from torch import Tensor, nn
 
 from qcalo.configs.gan import CircuitSpec, GANConfig
+from qcalo.data.calochallenge import kinetic_energy
 from qcalo.models.pqc import fastcaloq_circuit
 
 __all__ = [
-    "PARTICLE_MASS_MEV",
+    "ENERGY_RANGE_MEV",
     "Critic",
     "Generator",
     "build_critic",
     "build_generator",
     "energy_label",
-    "kinetic_energy_mev",
 ]
 
-PARTICLE_MASS_MEV = {"pions": 139.6, "photons": 0.0}
 ENERGY_RANGE_MEV = (2.0**8, 2.0**22)
 """Incident energies of CaloChallenge dataset 1: the label's 0 and 1."""
 
 
-def kinetic_energy_mev(incident_mev: np.ndarray | Tensor, mass_mev: float) -> np.ndarray | Tensor:
-    """E_kin = sqrt(p² + m²) − m, the file's incident energy taken as the momentum (as FastCaloGAN)."""
-    lib = torch if isinstance(incident_mev, Tensor) else np
-    return lib.sqrt(incident_mev**2 + mass_mev**2) - mass_mev
-
-
-def energy_label(incident_mev: np.ndarray | Tensor, mass_mev: float) -> np.ndarray | Tensor:
+def energy_label(incident_mev: np.ndarray, particle: str) -> np.ndarray:
     """FastCaloGAN's conditioning label in [0, 1]: log-kinetic energy across the dataset's range."""
-    low, high = (float(kinetic_energy_mev(np.float64(e), mass_mev)) for e in ENERGY_RANGE_MEV)
-    lib = torch if isinstance(incident_mev, Tensor) else np
-    return lib.log(kinetic_energy_mev(incident_mev, mass_mev) / low) / math.log(high / low)
+    low, high = (float(kinetic_energy(e, particle)) for e in ENERGY_RANGE_MEV)
+    return np.log(kinetic_energy(incident_mev, particle) / low) / math.log(high / low)
 
 
 def _dense(in_features: int, out_features: int) -> nn.Linear:

@@ -36,7 +36,8 @@ import torch
 from qcalo.atomic import atomic_path, write_json
 from qcalo.configs.gan import GANConfig
 from qcalo.data.calochallenge import Ds1Data
-from qcalo.models.fastcalogan import PARTICLE_MASS_MEV, build_critic, build_generator, energy_label, kinetic_energy_mev
+from qcalo.data.calochallenge import kinetic_energy
+from qcalo.models.fastcalogan import build_critic, build_generator, energy_label
 
 __all__ = ["score_showers", "GanTrainResult", "generate_showers", "train_gan", "score_generator"]
 
@@ -51,10 +52,11 @@ class GanTrainResult:
     best_chi2_ndf: float
 
 
-def _targets(split: Ds1Data, mass_mev: float) -> tuple[torch.Tensor, torch.Tensor]:
-    kin = kinetic_energy_mev(split.incident_energies, mass_mev)
+def _targets(split: Ds1Data, particle: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """FastCaloGAN's training targets (voxels / E_kin) and labels."""
+    kin = kinetic_energy(split.incident_energies, particle)
     x = torch.as_tensor(split.showers / kin[:, None], dtype=torch.float32)
-    label = torch.as_tensor(energy_label(split.incident_energies, mass_mev)[:, None], dtype=torch.float32)
+    label = torch.as_tensor(energy_label(split.incident_energies, particle)[:, None], dtype=torch.float32)
     return x, label
 
 
@@ -62,7 +64,6 @@ def generate_showers(
     generator: torch.nn.Module, energies_mev: np.ndarray, config: GANConfig, *, seed: int, chunk: int = 10000
 ) -> np.ndarray:
     """Showers in MeV ``[n, n_voxels]`` for the given incident energies (generator in eval mode, seeded)."""
-    mass = PARTICLE_MASS_MEV[config.particle]
     energies_mev = np.asarray(energies_mev, dtype=np.float64).reshape(-1)
     rng = torch.Generator().manual_seed(seed)
     was_training = generator.training
@@ -71,10 +72,10 @@ def generate_showers(
     with torch.no_grad():
         for start in range(0, len(energies_mev), chunk):
             energies = energies_mev[start : start + chunk]
-            label = torch.as_tensor(energy_label(energies, mass)[:, None], dtype=torch.float32)
+            label = torch.as_tensor(energy_label(energies, config.particle)[:, None], dtype=torch.float32)
             z = config.latent_mean + config.latent_std * torch.randn(len(energies), config.latent_dim, generator=rng)
             scaled = generator(z, label).double().numpy()
-            parts.append(scaled * kinetic_energy_mev(energies, mass)[:, None])
+            parts.append(scaled * kinetic_energy(energies, config.particle)[:, None])
     generator.train(was_training)
     return np.concatenate(parts)
 
@@ -104,8 +105,7 @@ class _Trainer:
 
     def __init__(self, config: GANConfig, train: Ds1Data) -> None:
         self.config = config
-        mass = PARTICLE_MASS_MEV[config.particle]
-        self.x, self.label = _targets(train, mass)
+        self.x, self.label = _targets(train, config.particle)
         n_voxels = self.x.shape[1]
         self.generator = build_generator(config, n_voxels, seed=config.seed)
         self.critic = build_critic(config, n_voxels, seed=config.seed + 1)
