@@ -15,7 +15,7 @@ def table(runs: list[Path] = typer.Argument(..., help="Evaluated run directories
     """Print finished runs side by side: MMD/floor and the Gaussian baseline at each n, ± se."""
     import yaml
 
-    from qcalo.report.table import qag_table
+    from qcalo.report.table import gan_table, qag_table
     from qcalo.train.rundir import read_json
 
     try:
@@ -24,11 +24,17 @@ def table(runs: list[Path] = typer.Argument(..., help="Evaluated run directories
             if not (run_dir / "summary.json").is_file():
                 raise QcaloError(f"{run_dir} has no summary.json; evaluate it first: qcalo evaluate {run_dir}")
             summary = read_json(run_dir / "summary.json")
-            if "by_n" not in summary:
+            if summary.get("kind") == "gan" and (run_dir / "train_summary.json").is_file():
+                summary["train"] = read_json(run_dir / "train_summary.json")
+            if summary.get("kind") != "gan" and "by_n" not in summary:
                 raise QcaloError(f"{run_dir}/summary.json predates this qcalo; evaluate it again: qcalo evaluate {run_dir}")
             config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
             rows.append((run_dir, config or {}, summary))
     except QcaloError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(qag_table(rows))
+    kinds = {summary.get("kind", "qag") for _dir, _config, summary in rows}
+    if len(kinds) > 1:
+        typer.echo("error: mix of QAG and GAN runs; give runs of one kind", err=True)
+        raise typer.Exit(2)
+    typer.echo(gan_table(rows) if kinds == {"gan"} else qag_table(rows))

@@ -1,5 +1,8 @@
 """Side-by-side tables of finished runs, from their ``summary.json`` files (plain text).
 
+GAN rows follow seed 001's tables (circuit gates, head, best χ²/NDF and its iteration, the
+⟨χ²⟩ window means, and the held-out test χ²/NDF per incident energy).
+
 Each QAG row puts the model's MMD beside the two baselines a reader needs to judge it: the
 real-vs-real floor (the ratio's 1.0) and the Gaussian with the data's mean and covariance, at
 every evaluated sample size, each with its standard error.
@@ -11,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["qag_table"]
+__all__ = ["gan_table", "qag_table"]
 
 
 def _cell(block: dict[str, float], key: str) -> str:
@@ -41,6 +44,40 @@ def qag_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
             f"{summary.get('train_seconds', float('nan')):.1f}",
         ]
         rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _model_columns(config: dict[str, Any]) -> list[str]:
+    quantum = config.get("quantum")
+    critic = (config.get("critic") or {}).get("quantum")
+    if quantum is None:
+        circuit = ["✗", "✗", "–", "–"]
+    else:
+        offsets = "+" + ",+".join(str(d) for d in quantum.get("cnot_offsets", [1]))
+        circuit = ["✓", "✓" if quantum.get("rz") else "✗", offsets, str(quantum.get("repetitions", 1))]
+    head = ", ".join(str(w) for w in config.get("generator_layers", [])) + ", #voxels"
+    critic_text = "quantum ×" + str(critic.get("repetitions", 1)) if critic else "dense"
+    return [*circuit, head, str(config.get("conditioning", "none")), critic_text]
+
+
+def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> str:
+    """The seed-001-style table: circuit, head, best χ²/NDF and where, ⟨χ²⟩ windows, test χ²/NDF."""
+    header = ["run", "Ry", "Rz", "CNOT", "reps", "NN layers", "cond.", "critic", "χ²/NDF (select)", "at iter.",
+              "max iter.", "⟨χ²⟩_q", "⟨χ²⟩_c", "test χ²/NDF", "per energy (test)", "s/iter"]  # fmt: skip
+    rows = [header]
+    for run_dir, config, summary in runs:
+        train = summary.get("train", {})
+        per_energy = " / ".join(f"{v:.1f}" for _e, v in sorted(summary["test_chi2_ndf_per_energy"].items(), key=lambda kv: float(kv[0])))
+        rows.append([
+            str(run_dir), *_model_columns(config), f"{summary['best_select_chi2_ndf']:.2f} ({summary['select_on']})",
+            str(summary["best_iteration"]), str(summary["max_iteration"]), f"{summary['window_mean_chi2_ndf']:.2f}",
+            f"{summary['reference_window_mean_chi2_ndf']:.2f}" if "reference_window_mean_chi2_ndf" in summary else "–",
+            f"{summary['test_chi2_ndf']:.2f}", per_energy,
+            f"{train['seconds_per_iteration']:.3f}" if "seconds_per_iteration" in train else "–",
+        ])  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))

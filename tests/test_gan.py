@@ -1,0 +1,178 @@
+"""Quantum FastCaloGAN: circuit template, models, WGAN-GP loop, selection, CLI (tiny, seeded runs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from qcalo.cli import app
+from qcalo.configs.gan import GANConfig, load_gan_config
+from qcalo.data.synthetic_pions import synthetic_pion_subset
+from qcalo.exceptions import ConfigError
+from qcalo.models.fastcalogan import build_critic, build_generator, energy_label
+from qcalo.models.pqc import cnot_pairs, fastcaloq_circuit, parity_sets
+from qcalo.train.gan import train_gan
+
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+runner = CliRunner()
+TINY = {"latent_dim": 4, "generator_layers": (8,), "critic": {"layers": (16,)}, "batch_size": 4, "critic_steps": 2,
+        "iterations": 6, "checkpoint_every": 3}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def subset():  # noqa: ANN201
+    return synthetic_pion_subset(None, energies=(4096.0, 65536.0), counts=40, seed=1)
+
+
+def test_labels_are_fastcalogans() -> None:
+    """Pion labels at 2^8, 2^15, 2^16, 2^22 MeV: 0, 0.52508, 0.59307, 1 (notes/fastcalogan.md §4)."""
+    labels = energy_label(np.array([2.0**8, 2.0**15, 2.0**16, 2.0**22]), "pions")
+    np.testing.assert_allclose(labels, [0.0, 0.52508, 0.59307, 1.0], atol=1e-5)
+
+
+@pytest.mark.parametrize("offsets", [(1,), (1, 2), (1, 2, 3, 4)])
+def test_one_block_matches_the_closed_form(offsets: tuple[int, ...]) -> None:
+    """⟨Z_k⟩ = Π_{j∈S_k} cos(x_j) cos(θ_j) for one block (RZ has no effect), through QuantumLayer."""
+    from qcalo.quantum.layer import QuantumLayer
+
+    circuit = fastcaloq_circuit(10, rz=True, cnot_offsets=offsets)
+    layer = QuantumLayer(circuit, dtype=torch.complex128, init_seed=3, init_spread=1.0)
+    x = torch.rand(5, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 3
+    theta = layer.weight.detach()[:10]
+    factors = torch.cos(x) * torch.cos(theta)
+    expected = torch.stack([factors[:, sorted(s)].prod(dim=1) for s in parity_sets(10, offsets)], dim=1)
+    torch.testing.assert_close(layer(x).detach(), expected, atol=1e-10, rtol=0)
+    if offsets == (1, 2, 3, 4):  # the notes' worked example
+        assert parity_sets(10, offsets)[5] == {0, 4, 5} and parity_sets(10, offsets)[9] == {3, 4, 8, 9}
+    assert all(t - c in offsets for c, t in cnot_pairs(10, offsets))
+
+
+def test_conditioning_qubit_reaches_every_output() -> None:
+    """The label's qubit is wire 0, so flipping the label changes every ⟨Z⟩ of a CNOT chain."""
+    from qcalo.quantum.layer import QuantumLayer
+
+    layer = QuantumLayer(fastcaloq_circuit(4, conditioning_qubit=True), dtype=torch.complex128, init_seed=0)
+    z = torch.full((1, 4), 0.3, dtype=torch.float64)
+    low, high = (layer(torch.cat([z, torch.tensor([[v]], dtype=torch.float64)], dim=1)) for v in (0.0, 1.0))
+    assert bool(((low - high).abs() > 1e-3).all())
+
+
+def test_config_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("latent_dim: 10\nwarp_drive: true\n")
+    with pytest.raises(ConfigError, match="warp_drive"):
+        load_gan_config(bad)
+    with pytest.raises(ConfigError, match="needs a quantum generator"):
+        load_gan_config("gan-classical", conditioning="qubit")
+    bad.write_text("quantum: {cnot_offsets: [1, 5]}\n")
+    with pytest.raises(ConfigError, match="cnot_offsets"):
+        load_gan_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_gan_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parents[1] / "src/qcalo/configs").glob("gan-*.yaml")))
+def test_every_packaged_config_builds_its_models(name: str) -> None:
+    """Every row of the seed's tables is a config that validates and builds; twins share head and critic."""
+    config = load_gan_config(name)
+    generator = build_generator(config, 533, seed=0)
+    critic = build_critic(config, 533, seed=0)
+    label = torch.full((3, 1), 0.5)
+    z = config.latent_mean + config.latent_std * torch.randn(3, config.latent_dim)
+    showers = generator(z, label)
+    assert showers.shape == (3, 533) and bool((showers >= 0).all())
+    assert critic(showers, label).shape == (3,)
+    if config.quantum is not None:
+        twin = build_generator(config.model_copy(update={"quantum": None, "conditioning": "none"}), 533, seed=0)
+        assert [p.shape for p in twin.head.parameters()] == [p.shape for p in generator.head.parameters()] or config.conditioning != "none"
+
+
+def _rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "chi2.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("quantum", [None, {"rz": True, "repetitions": 2}])
+def test_training_scores_checkpoints_and_resumes_bit_identically(subset, tmp_path: Path, quantum) -> None:  # noqa: ANN001
+    config = GANConfig(**TINY, quantum=quantum, conditioning="head")
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    result = train_gan(config, subset.part("train"), subset.part("val"), straight)
+    assert result.iterations == 6 and [r["iteration"] for r in _rows(straight)] == ["3", "6"]
+    assert set(_rows(straight)[0]) >= {"chi2_ndf_all", "chi2_ndf_4096", "chi2_ndf_65536", "loss_d", "loss_g"}
+    assert math.isfinite(result.best_chi2_ndf) and (straight / "best.pt").is_file()
+    # Interrupted after 3 iterations, resumed to 6: the same numbers.
+    halves = tmp_path / "halves"
+    halves.mkdir()
+    train_gan(config.model_copy(update={"iterations": 3}), subset.part("train"), subset.part("val"), halves)
+    train_gan(config, subset.part("train"), subset.part("val"), halves, resume=True)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(_rows(halves)) == strip(_rows(straight))
+    a, b = (torch.load(d / "latest.pt", weights_only=False)["trainer"]["generator"] for d in (straight, halves))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_quantum_critic_trains_with_its_gradient_penalty(subset, tmp_path: Path) -> None:  # noqa: ANN001
+    """The penalty differentiates the critic twice: the circuit runs on the torch engine."""
+    config = GANConfig(**{**TINY, "critic": {"layers": (16,), "quantum": {"repetitions": 1, "backend": "torch"}}}, quantum=None)
+    result = train_gan(config, subset.part("train"), subset.part("val"), tmp_path)
+    assert result.iterations == 6 and all(math.isfinite(float(r["loss_d"])) for r in _rows(tmp_path))
+
+
+def test_max_minutes_stops_at_the_wall_time(subset, tmp_path: Path) -> None:  # noqa: ANN001
+    config = GANConfig(**{**TINY, "iterations": 10_000, "checkpoint_every": 5000}, quantum=None)
+    result = train_gan(config, subset.part("train"), subset.part("val"), tmp_path, max_minutes=1e-4)
+    assert result.iterations < 10_000 and "wall-time" in result.stop_reason
+    assert len(_rows(tmp_path)) == 1  # the last iteration was scored
+
+
+def _tiny_yaml(tmp_path: Path, **changes: object) -> Path:
+    import yaml
+
+    path = tmp_path / "tiny.yaml"
+    values = {**TINY, "critic": {"layers": [16]}, "generator_layers": [8], "subset": "4096:30,65536:30", "window": 1, **changes}
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path)), "--out", str(out), "-q"])
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "synthetic" in result.stderr and "best checkpoint: iteration" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["select_on"] == "val" and summary["best_iteration"] in (3, 6)
+    assert set(summary["test_chi2_ndf_per_energy"]) == {"4096", "65536"} and math.isfinite(summary["test_chi2_ndf"])
+    assert (out / "etot.png").read_bytes()[:4] == b"\x89PNG"
+    environment = json.loads((out / "environment.json").read_text())
+    assert environment["data_source"] == "synthetic" and len(environment["data_sha256"]) == 64
+    again = runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path)), "--out", str(out), "-q"])
+    assert again.exit_code == 2 and "--resume" in again.stderr
+    table = runner.invoke(app, ["table", str(out)])
+    assert table.exit_code == 0 and "test χ²/NDF" in table.stdout
+
+
+def test_cli_bad_inputs_are_one_line(tmp_path: Path) -> None:
+    from qcalo.data.calochallenge import write_ds1
+
+    file = tmp_path / "ds1.hdf5"
+    write_ds1(file, np.full(20, 4096.0), np.random.default_rng(0).random((20, 533)))
+    cases = [
+        (["--config", str(_tiny_yaml(tmp_path, subset="8192:5"))], "--data", str(file), "no events at 8192"),
+        (["--config", str(_tiny_yaml(tmp_path, subset="4096:50"))], "--data", str(file), "lower the counts"),
+        (["--config", str(_tiny_yaml(tmp_path, bogus=1))], None, None, "bogus"),
+        (["--config", str(_tiny_yaml(tmp_path)), "--max-minutes", "-1"], None, None, "--max-minutes"),
+    ]
+    for args, flag, value, message in cases:
+        out = tmp_path / "run"
+        extra = [flag, value] if flag else []
+        result = runner.invoke(app, ["train", "gan", *args, "--out", str(out), "-q", *extra])
+        assert result.exit_code == 2 and message in result.stderr, (args, result.stderr, result.exception)
+        assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
