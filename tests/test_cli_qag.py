@@ -20,8 +20,16 @@ from qcalo.models.qag import ANSATZE
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 runner = CliRunner()
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8"
 SPLIT_FILES = [f"clic_8px_{split}.h5" for split in ("train", "val", "test")]
+# ../shared from the main checkout, ../../shared from a worktree under /work/wt.
+REAL_DATA = next(
+    (
+        folder
+        for folder in (Path(__file__).resolve().parents[n] / "shared" / "data" / "clic8" for n in (2, 3))
+        if all((folder / name).is_file() for name in SPLIT_FILES)
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8",
+)
 SUMMARY_KEYS = (
     "test_mmd_mean", "test_mmd_std", "real_mmd_floor_mean", "corr_loss",
     "energy_sum_separation", "train_seconds", "n_eval",

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from qcalo.configs import QAGConfig, load_qag_config
+from qcalo.configs import QAGConfig, default_config_path, load_qag_config
 from qcalo.data.clic import ClicSplits
 from qcalo.data.synthetic import synthetic_clic_splits
 from qcalo.exceptions import CheckpointError, ConfigError
@@ -279,9 +279,17 @@ def test_exact_adam_with_correlation_loss(data: ClicSplits, tmp_path: Path) -> N
 
 
 # -- configuration files -----------------------------------------------------------------
+def test_default_config_is_the_adam_recipe() -> None:
+    """No path: qcalo's recipe qag-clic8-adam (Adam, cosine step size, λ = 0.3)."""
+    config = load_qag_config()
+    assert config == load_qag_config(default_config_path("qag-clic8-adam"))
+    assert (config.optimizer, config.lr_schedule, config.corr_weight, config.images) == ("adam", "cosine", 0.3, 256)
+
+
 def test_packaged_config_is_table_1() -> None:
-    """The default YAML reproduces seed 000's Table 1; None overrides are ignored."""
-    config = load_qag_config(epochs=None, shots=None)
+    """qag-clic8.yaml reproduces seed 000's Table 1; None overrides are ignored."""
+    table_1 = default_config_path("qag-clic8")
+    config = load_qag_config(table_1, epochs=None, shots=None)
     assert (config.n_pixels, config.shots, config.images, config.epochs) == (8, 2048, 50, 600)
     assert (config.sigma2, config.optimizer, config.tol, config.rhobeg) == (
         0.5,
@@ -290,7 +298,7 @@ def test_packaged_config_is_table_1() -> None:
         5.593,
     )
     assert config.ansatz in ANSATZE
-    assert load_qag_config(epochs=7, ansatz="hea").epochs == 7
+    assert load_qag_config(table_1, epochs=7, ansatz="hea").epochs == 7
 
 
 @pytest.mark.parametrize(
