@@ -644,3 +644,15 @@ def test_a_locked_run_is_refused(command: str, tiny_run: Path, tiny_data: Path, 
         result = runner.invoke(app, args)
     assert_usage_error(result, f"{tiny_run} is in use by another qcalo process (pid {os.getpid()}); wait for it or use another --out")
     assert {p.name: p.read_bytes() for p in tiny_run.iterdir()} == saved
+
+
+def test_evaluate_files_follow_the_umask(tiny_run: Path, tiny_data: Path) -> None:
+    """summary.json and the figures are 0666 & ~umask too (training's files: test_rundir)."""
+    previous = os.umask(0o027)
+    try:
+        result = runner.invoke(app, evaluate_args(tiny_run, tiny_data))
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.stderr
+    written = [tiny_run / "summary.json", *tiny_run.glob("*.png")]
+    assert len(written) == 5 and {oct(p.stat().st_mode & 0o777) for p in written} == {oct(0o640)}

@@ -64,9 +64,8 @@ def test_lock_refuses_a_second_holder_naming_its_pid(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(SRC)})
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with pytest.raises(CheckpointError) as caught:
-            with run_lock(tmp_path):
-                pass
+        with pytest.raises(CheckpointError) as caught, run_lock(tmp_path):
+            pass
         assert str(caught.value) == (
             f"{tmp_path} is in use by another qcalo process (pid {holder.pid}); wait for it or use another --out"
         )
@@ -79,10 +78,8 @@ def test_lock_refuses_a_second_holder_naming_its_pid(tmp_path: Path) -> None:
 
 def test_lock_in_the_same_process_is_refused_too(tmp_path: Path) -> None:
     """flock is per open file, so even this process cannot enter a run twice."""
-    with run_lock(tmp_path):
-        with pytest.raises(CheckpointError, match=f"pid {os.getpid()}"):
-            with run_lock(tmp_path):
-                pass
+    with run_lock(tmp_path), pytest.raises(CheckpointError, match=f"pid {os.getpid()}"), run_lock(tmp_path):
+        pass
 
 
 def test_lock_removes_stale_temp_files(tmp_path: Path) -> None:
@@ -126,20 +123,18 @@ def test_open_run_undoes_a_failed_start(where: str, tmp_path: Path) -> None:
     out = tmp_path / where
     if where == "existing-empty":
         out.mkdir()
-    with pytest.raises(RuntimeError):
-        with open_run(out, resume=False, overwrite=False):
-            (out / "config.yaml").write_text("x")
-            (out / "metrics.csv").write_text("epoch\n")
-            raise RuntimeError("failed start")
+    with pytest.raises(RuntimeError), open_run(out, resume=False, overwrite=False):
+        (out / "config.yaml").write_text("x")
+        (out / "metrics.csv").write_text("epoch\n")
+        raise RuntimeError("failed start")
     assert list(tmp_path.iterdir()) == ([out] if where == "existing-empty" else [])
     assert not out.exists() or list(out.iterdir()) == []
 
 
 def test_open_run_keeps_a_run_once_checkpointed(tmp_path: Path) -> None:
-    with pytest.raises(KeyboardInterrupt):
-        with open_run(tmp_path / "run", resume=False, overwrite=False):
-            (tmp_path / "run" / "checkpoint.json").write_text("{}")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), open_run(tmp_path / "run", resume=False, overwrite=False):
+        (tmp_path / "run" / "checkpoint.json").write_text("{}")
+        raise KeyboardInterrupt
     assert (tmp_path / "run" / "checkpoint.json").is_file()
 
 

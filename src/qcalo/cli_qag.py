@@ -6,13 +6,13 @@ import json
 import re
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
 from qcalo.exceptions import QcaloError
 
-__all__ = ["train_app", "evaluate"]
+__all__ = ["evaluate", "train_app"]
 
 train_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -22,7 +22,7 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _config_path(config: Optional[Path]) -> Optional[Path]:
+def _config_path(config: Path | None) -> Path | None:
     """A YAML path as given, or a packaged config by name (``qag-clic8-adam``)."""
     from qcalo.configs import default_config_path
 
@@ -32,7 +32,7 @@ def _config_path(config: Optional[Path]) -> Optional[Path]:
     return packaged if packaged.is_file() else config
 
 
-def _load_data(data: Optional[Path], n_pixels: int, *, run: Optional[Path] = None):  # noqa: ANN202 - lazy import
+def _load_data(data: Path | None, n_pixels: int, *, run: Path | None = None):
     """The data set: ``--data``, else (for an existing ``run``) the data the run recorded, else the default."""
     from qcalo.data.clic import SyntheticDataWarning, load_clic
 
@@ -46,7 +46,7 @@ def _load_data(data: Optional[Path], n_pixels: int, *, run: Optional[Path] = Non
     return splits
 
 
-def _recorded_data(run: Path, n_pixels: int):  # noqa: ANN202 - lazy import of the type
+def _recorded_data(run: Path, n_pixels: int):
     """The data a run recorded in environment.json (real: its resolved folder; the stand-in: rebuilt)."""
     from qcalo.data.clic import SYNTHETIC_SIZES, ClicSplits, load_clic
     from qcalo.train.rundir import read_json
@@ -92,22 +92,70 @@ def _train() -> None:
 
 @train_app.command("qag")
 def train_qag_command(
-    out: Path = typer.Option(Path("runs/qag"), "--out", "-o", help="Run directory to create (or resume)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config, or a packaged name: qag-clic8-adam (qcalo's recipe, the default) or qag-clic8 (reproduces seed 000's Table 1: COBYLA, k = 50, 600 epochs)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Folder with clic_8px_{train,val,test}.h5 (else $QCALO_DATA, else the cache dir)."),
-    ansatz: Optional[str] = typer.Option(None, help="clic8, mera-up or hea."),
-    n_layers: Optional[int] = typer.Option(None, "--layers", help="Ansatz depth."),
-    pixels: Optional[int] = typer.Option(None, "--pixels", help="Pixels per image = qubits (n_pixels; data files clic_{N}px_*.h5)."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs (objective evaluations / updates); with --resume it may be raised (COBYLA, constant-step Adam) to extend a run."),
-    images: Optional[int] = typer.Option(None, help="k images per epoch."),
-    shots: Optional[int] = typer.Option(None, help="Shots per image."),
-    sigma2: Optional[float] = typer.Option(None, "--sigma2", help="Variance of the randomizing angles."),
-    optimizer: Optional[str] = typer.Option(None, help="cobyla (gradient-free) or adam (exact gradients)."),
-    corr_weight: Optional[float] = typer.Option(None, "--corr-weight", help="λ for an added correlation loss."),
-    seed: Optional[int] = typer.Option(None, help="Seed of everything random in the run."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint (on the data it recorded unless --data is given)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run in --out."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Run directory to create (or resume)."),
+    ] = Path("runs/qag"),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="YAML config, or a packaged name: qag-clic8-adam (qcalo's recipe, the default) or qag-clic8 (reproduces seed 000's Table 1: COBYLA, k = 50, 600 epochs)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder with clic_8px_{train,val,test}.h5 (else $QCALO_DATA, else the cache dir)."),
+    ] = None,
+    ansatz: Annotated[
+        str | None,
+        typer.Option(help="clic8, mera-up or hea."),
+    ] = None,
+    n_layers: Annotated[
+        int | None,
+        typer.Option("--layers", help="Ansatz depth."),
+    ] = None,
+    pixels: Annotated[
+        int | None,
+        typer.Option("--pixels", help="Pixels per image = qubits (n_pixels; data files clic_{N}px_*.h5)."),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Epochs (objective evaluations / updates); with --resume it may be raised (COBYLA, constant-step Adam) to extend a run."),
+    ] = None,
+    images: Annotated[
+        int | None,
+        typer.Option(help="k images per epoch."),
+    ] = None,
+    shots: Annotated[
+        int | None,
+        typer.Option(help="Shots per image."),
+    ] = None,
+    sigma2: Annotated[
+        float | None,
+        typer.Option("--sigma2", help="Variance of the randomizing angles."),
+    ] = None,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(help="cobyla (gradient-free) or adam (exact gradients)."),
+    ] = None,
+    corr_weight: Annotated[
+        float | None,
+        typer.Option("--corr-weight", help="λ for an added correlation loss."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of everything random in the run."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the run in --out from its checkpoint (on the data it recorded unless --data is given)."),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an existing run in --out."),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar."),
+    ] = False,
 ) -> None:
     """Train a Quantum Angle Generator on CLIC showers by MMD; print the run directory."""
     from qcalo.configs import load_qag_config
@@ -139,21 +187,54 @@ def train_qag_command(
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `qcalo train qag`."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Data folder (default: the data the run was trained on)."),
-    n_eval: int = typer.Option(250, "--n-eval", min=10, help="Images per MMD set (at most the test and validation sizes)."),
-    n_sets: int = typer.Option(30, "--sets", min=2, help="Independent generated sets."),
-    n_large: int = typer.Option(20000, "--n-large", min=100, help="Images for correlation loss, separation power and figures."),
-    seed: int = typer.Option(0, help="Seed of generation and subset draws."),
-    no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures (old ones are removed)."),
-    as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
-    allow_other_data: bool = typer.Option(False, "--allow-other-data", help="Evaluate on data other than the run was trained on (recorded in the summary)."),
+    run_dir: Annotated[
+        Path,
+        typer.Argument(help="A run directory written by `qcalo train qag`."),
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Data folder (default: the data the run was trained on)."),
+    ] = None,
+    n_eval: Annotated[
+        int,
+        typer.Option("--n-eval", min=10, help="Images per MMD set (at most the test and validation sizes)."),
+    ] = 250,
+    n_sets: Annotated[
+        int,
+        typer.Option("--sets", min=2, help="Independent generated sets."),
+    ] = 30,
+    n_large: Annotated[
+        int,
+        typer.Option("--n-large", min=100, help="Images for correlation loss, separation power and figures."),
+    ] = 20000,
+    seed: Annotated[
+        int,
+        typer.Option(help="Seed of generation and subset draws."),
+    ] = 0,
+    no_figures: Annotated[
+        bool,
+        typer.Option("--no-figures", help="Skip the PNG figures (old ones are removed)."),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print summary.json to stdout."),
+    ] = False,
+    allow_other_data: Annotated[
+        bool,
+        typer.Option("--allow-other-data", help="Evaluate on data other than the run was trained on (recorded in the summary)."),
+    ] = False,
 ) -> None:
     """Score a trained run on the test set (MMD vs the real-vs-real floor) and draw its figures."""
     from qcalo.train.evaluate import evaluate_run, format_summary
     from qcalo.train.preflight import data_mismatch
     from qcalo.train.qag import model_from_run
-    from qcalo.train.rundir import clear_evaluation, data_fingerprint, data_location, run_lock, write_json
+    from qcalo.train.rundir import (
+        clear_evaluation,
+        data_fingerprint,
+        data_location,
+        run_lock,
+        write_json,
+    )
 
     try:
         if not (run_dir / "config.yaml").is_file():
@@ -190,7 +271,7 @@ def evaluate(
     typer.echo(f"summary: {Path(run_dir) / 'summary.json'}")
 
 
-def _check_eval_sizes(splits, n_eval: int) -> None:  # noqa: ANN001 - lazy import of the type
+def _check_eval_sizes(splits, n_eval: int) -> None:
     """Each MMD set draws ``n_eval`` test and ``n_eval`` validation images without replacement."""
     smallest = min(len(splits.test), len(splits.val))
     if n_eval > smallest:
@@ -206,11 +287,17 @@ class _progress:
     def __init__(self, total: int, quiet: bool) -> None:
         self.total, self.quiet, self.bar = total, quiet, None
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         if self.quiet:
             return None
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(
             TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),

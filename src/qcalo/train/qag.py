@@ -15,6 +15,13 @@ Every epoch's randomness derives from ``(seed, epoch)`` alone, and SciPy's COBYL
 deterministic, so ``--resume`` *replays* the interrupted run from its recorded losses (no
 circuit is simulated for replayed epochs) and continues bit-identically.
 
+**Extending a run**: ``--resume --epochs N`` may raise ``epochs``. COBYLA's evaluations do not
+depend on its budget (``maxiter``), and constant-step Adam's updates do not depend on
+``epochs``, so the extended run *is* the run trained with ``N`` epochs from the start (tested
+bit for bit). A cosine schedule's step size at every epoch depends on ``epochs``, so raising it
+would leave a run whose first part followed another schedule: refused, train a new run.
+Each resume is recorded in ``environment.json`` (``resumes``: epoch, old and new ``epochs``).
+
 Monitors, logged per epoch to ``metrics.csv`` on a fresh set of ``monitor_images`` generated
 images against fixed subsets of the same size of the encoded training and validation sets:
 
