@@ -580,6 +580,19 @@ def test_resume_of_a_stand_in_run_stays_on_the_stand_in(
     result = runner.invoke(app, ["train", "qag", "--out", str(out), "--resume", "--epochs", "3", "-q"])
     assert result.exit_code == 0, result.stderr
     assert json.loads((out / "environment.json").read_text())["data_source"] == "synthetic"
+    # evaluating the stand-in-trained run against real files is refused too
+    result = runner.invoke(app, evaluate_args(out, tiny_data, "--no-figures"))
+    assert_usage_error(result, "trained on synthetic data", "--allow-other-data")
+
+
+def test_resume_when_the_recorded_data_folder_is_gone(tiny_yaml: Path, tmp_path: Path) -> None:
+    """No --data and the recorded folder moved: one line naming it (never a silent stand-in)."""
+    data = write_clic(tmp_path / "data")
+    out = tmp_path / "run"
+    assert runner.invoke(app, train_args(out, data, tiny_yaml)).exit_code == 0
+    data.rename(tmp_path / "moved")
+    result = runner.invoke(app, ["train", "qag", "--out", str(out), "--resume", "--epochs", "6", "-q"])
+    assert_usage_error(result, str(data.resolve()))
 
 
 def test_resume_with_other_data_is_refused(tiny_run: Path, tiny_data: Path, other_data: Path) -> None:

@@ -38,7 +38,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +63,7 @@ from qcalo.train.rundir import (
     open_run,
     read_json,
     save_config,
+    utc_now,
     write_json,
 )
 
@@ -353,7 +353,7 @@ def train_qag(
             saved = check_resume(run_dir, config, data)  # again, under the lock
             trainer.start(resume=True)
             environment = read_json(run_dir / "environment.json")
-            entry = {"utc": _now(), "at_epoch": len(trainer.replay), "epochs": config.epochs}
+            entry = {"utc": utc_now(), "at_epoch": len(trainer.replay), "epochs": config.epochs}
             if saved.epochs != config.epochs:
                 entry["epochs_before"] = saved.epochs
             environment["resumes"] = [*environment.get("resumes", []), entry]
@@ -369,12 +369,6 @@ def train_qag(
             trainer.checkpoint()
             raise
         return _finish(trainer, weights, message)
-
-
-def _now() -> str:
-    from datetime import datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _finish(trainer: _Trainer, weights: np.ndarray, message: str) -> TrainResult:

@@ -51,11 +51,13 @@ __all__ = [
     "clear_evaluation",
     "clear_run",
     "data_fingerprint",
+    "data_location",
     "environment_record",
     "open_run",
     "read_json",
     "run_lock",
     "save_config",
+    "utc_now",
     "write_atomic",
     "write_json",
 ]
@@ -113,6 +115,11 @@ def data_location(data: DataSplits) -> str:
     return str(Path(data.location).resolve()) if data.source == "real" else str(data.location)
 
 
+def utc_now() -> str:
+    """The time now, UTC, to the second (ISO 8601)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def environment_record(**extra: Any) -> dict[str, Any]:
     """Versions and platform facts that make a run reproducible."""
     import torch
@@ -129,7 +136,7 @@ def environment_record(**extra: Any) -> dict[str, Any]:
         "versions": versions,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_utc": utc_now(),
         **extra,
     }
 
