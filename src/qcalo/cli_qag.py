@@ -47,7 +47,11 @@ def _load_data(data: Path | None, n_pixels: int, *, run: Path | None = None):
 
 
 def _recorded_data(run: Path, n_pixels: int):
-    """The data a run recorded in environment.json (real: its resolved folder; the stand-in: rebuilt)."""
+    """The data a run recorded in environment.json (real: its resolved folder; the stand-in: rebuilt).
+
+    The stand-in is rebuilt here rather than by ``load_clic``, whose fallback only happens when
+    the default data folder is empty: a stand-in run must never switch to real files.
+    """
     from qcalo.data.clic import SYNTHETIC_SIZES, ClicSplits, load_clic
     from qcalo.train.rundir import read_json
 
@@ -60,6 +64,7 @@ def _recorded_data(run: Path, n_pixels: int):
 
         seed = re.fullmatch(r"synthetic\(seed=(\d+)\)", str(location))
         seed = int(seed.group(1)) if seed else 0
+        typer.echo(f"notice: {run} was trained on qcalo's synthetic stand-in; using it again (--data to choose)", err=True)
         train, val, test = synthetic_clic_splits(seed=seed, sizes=SYNTHETIC_SIZES, n_pixels=n_pixels)
         return ClicSplits(train, val, test, source="synthetic", location=f"synthetic(seed={seed})")
     return None
