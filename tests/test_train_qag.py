@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from qcalo.configs import QAGConfig, load_qag_config
+from qcalo.configs import QAGConfig, default_config_path, load_qag_config
 from qcalo.data.clic import ClicSplits
 from qcalo.data.synthetic import synthetic_clic_splits
 from qcalo.exceptions import CheckpointError, ConfigError
@@ -231,6 +231,20 @@ def test_resume_of_a_finished_cobyla_run_changes_nothing(
     assert deterministic_rows(tmp_path) == deterministic_rows(reference["cobyla"])
 
 
+def test_resume_can_raise_cobyla_epochs(
+    reference: dict[str, Path], data: ClicSplits, tmp_path: Path
+) -> None:
+    """COBYLA's evaluations do not depend on maxiter: a finished 16-epoch run resumed with 20
+    epochs is the 20-epoch run (metrics and weights)."""
+    for name in RUN_FILES:
+        (tmp_path / name).write_text((reference["cobyla"] / name).read_text())
+    result = train_qag(tiny_config("cobyla", epochs=20), data, tmp_path, resume=True)
+    fresh = train_qag(tiny_config("cobyla", epochs=20), data, tmp_path / "fresh").run_dir
+    assert result.epochs_done == 20
+    assert deterministic_rows(tmp_path) == deterministic_rows(fresh)
+    assert weights(tmp_path) == weights(fresh)
+
+
 def test_resume_and_overwrite_guards(
     reference: dict[str, Path], data: ClicSplits, tmp_path: Path
 ) -> None:
@@ -267,7 +281,7 @@ def test_cobyla_refuses_a_budget_below_its_start_up_simplex(data: ClicSplits, tm
     with pytest.raises(ConfigError) as error:
         train_qag(tiny_config("cobyla", epochs=6), data, tmp_path)
     assert "epochs=6" in str(error.value) and "n_params + 2 = 14" in str(error.value)
-    assert not (tmp_path / "metrics.csv").exists() or len(read_rows(tmp_path)[1]) == 0
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
 def test_exact_adam_with_correlation_loss(data: ClicSplits, tmp_path: Path) -> None:
@@ -279,9 +293,17 @@ def test_exact_adam_with_correlation_loss(data: ClicSplits, tmp_path: Path) -> N
 
 
 # -- configuration files -----------------------------------------------------------------
+def test_default_config_is_the_adam_recipe() -> None:
+    """No path: qcalo's recipe qag-clic8-adam (Adam, cosine step size, λ = 0.3)."""
+    config = load_qag_config()
+    assert config == load_qag_config(default_config_path("qag-clic8-adam"))
+    assert (config.optimizer, config.lr_schedule, config.corr_weight, config.images) == ("adam", "cosine", 0.3, 256)
+
+
 def test_packaged_config_is_table_1() -> None:
-    """The default YAML reproduces seed 000's Table 1; None overrides are ignored."""
-    config = load_qag_config(epochs=None, shots=None)
+    """qag-clic8.yaml reproduces seed 000's Table 1; None overrides are ignored."""
+    table_1 = default_config_path("qag-clic8")
+    config = load_qag_config(table_1, epochs=None, shots=None)
     assert (config.n_pixels, config.shots, config.images, config.epochs) == (8, 2048, 50, 600)
     assert (config.sigma2, config.optimizer, config.tol, config.rhobeg) == (
         0.5,
@@ -290,7 +312,7 @@ def test_packaged_config_is_table_1() -> None:
         5.593,
     )
     assert config.ansatz in ANSATZE
-    assert load_qag_config(epochs=7, ansatz="hea").epochs == 7
+    assert load_qag_config(table_1, epochs=7, ansatz="hea").epochs == 7
 
 
 @pytest.mark.parametrize(
@@ -303,14 +325,21 @@ def test_packaged_config_is_table_1() -> None:
         ({"epochs": 0}, "epochs"),
         ({"optimizer": "sgd"}, "optimizer"),
         ({"ansatz": "nope"}, "ansatz"),
+        ({"images": True}, "images=True"),
+        ({"images": 1}, "images=1"),
+        ({"sigma2": math.inf}, "sigma2=inf"),
+        ({"n_pixels": 17}, "n_pixels=17"),
+        ({"seed": -1}, "seed=-1"),
+        ({"codec_quantile": 0.2}, "codec_quantile=0.2"),
+        ({"lr_schedule": "cosine", "lr_min": 0.5}, "lr_min=0.5 is above learning_rate"),
     ],
 )
 def test_bad_override_is_one_line_naming_the_field(
     overrides: dict[str, object], field: str
 ) -> None:
-    """Overrides go through the same validation as the file."""
+    """Overrides go through the same validation as the file (qcalo.validate: no bool as a count)."""
     with pytest.raises(ConfigError) as caught:
-        load_qag_config(**overrides)
+        load_qag_config(default_config_path("qag-clic8"), **overrides)
     message = str(caught.value)
     assert "\n" not in message and field in message
     if field == "ansatz":
@@ -340,6 +369,14 @@ def test_bad_config_file_is_one_line(text: str, words: list[str], tmp_path: Path
     assert "\n" not in message and str(path) in message
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_yaml_number_written_without_a_dot(tmp_path: Path) -> None:
+    """YAML 1.1 reads ``1e-3`` as a string; it is still the number 0.001."""
+    path = tmp_path / "run.yaml"
+    path.write_text("learning_rate: 1e-3\nlr_min: 1e-4\n")
+    config = load_qag_config(path)
+    assert (config.learning_rate, config.lr_min) == (0.001, 0.0001)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

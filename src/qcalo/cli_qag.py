@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
 from qcalo.exceptions import QcaloError
 
-__all__ = ["train_app", "evaluate"]
+__all__ = ["evaluate", "train_app"]
 
 train_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -21,7 +22,7 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _config_path(config: Optional[Path]) -> Optional[Path]:
+def _config_path(config: Path | None) -> Path | None:
     """A YAML path as given, or a packaged config by name (``qag-clic8-adam``)."""
     from qcalo.configs import default_config_path
 
@@ -31,15 +32,62 @@ def _config_path(config: Optional[Path]) -> Optional[Path]:
     return packaged if packaged.is_file() else config
 
 
-def _load_data(data: Optional[Path], n_pixels: int):  # noqa: ANN202 - lazy import of the type
+def _load_data(data: Path | None, n_pixels: int, *, run: Path | None = None):
+    """The data set: ``--data``, else (for an existing ``run``) the data the run recorded, else the default."""
     from qcalo.data.clic import SyntheticDataWarning, load_clic
 
+    if data is None and run is not None and (recorded := _recorded_data(run, n_pixels)) is not None:
+        return recorded
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SyntheticDataWarning)
         splits = load_clic(data, n_pixels=n_pixels)
     for warning in caught:
         typer.echo(f"notice: {warning.message}", err=True)
     return splits
+
+
+def _recorded_data(run: Path, n_pixels: int):
+    """The data a run recorded in environment.json (real: its resolved folder; the stand-in: rebuilt).
+
+    The stand-in is rebuilt here rather than by ``load_clic``, whose fallback only happens when
+    the default data folder is empty: a stand-in run must never switch to real files.
+    """
+    from qcalo.data.clic import SYNTHETIC_SIZES, ClicSplits, load_clic
+    from qcalo.train.rundir import read_json
+
+    environment = read_json(run / "environment.json") if (run / "environment.json").is_file() else {}
+    source, location = environment.get("data_source"), environment.get("data_location")
+    if source == "real" and location:
+        return load_clic(location, n_pixels=n_pixels, allow_synthetic=False)
+    if source == "synthetic":
+        from qcalo.data.synthetic import synthetic_clic_splits
+
+        seed = re.fullmatch(r"synthetic\(seed=(\d+)\)", str(location))
+        seed = int(seed.group(1)) if seed else 0
+        typer.echo(f"notice: {run} was trained on qcalo's synthetic stand-in; using it again (--data to choose)", err=True)
+        train, val, test = synthetic_clic_splits(seed=seed, sizes=SYNTHETIC_SIZES, n_pixels=n_pixels)
+        return ClicSplits(train, val, test, source="synthetic", location=f"synthetic(seed={seed})")
+    return None
+
+
+def _interrupted(out: Path, what: str) -> typer.Exit:
+    """Ctrl-C: say where the run stands and how to continue it; exit 130 (128 + SIGINT)."""
+    checkpoint = out / "checkpoint.json"
+    if what == "train" and checkpoint.is_file():
+        epoch = json.loads(checkpoint.read_text()).get("epoch", "?")
+        typer.echo(
+            f"interrupted at epoch {epoch} (checkpoint saved); continue with: qcalo train qag --out {out} --resume",
+            err=True,
+        )
+    elif what == "train":
+        typer.echo(f"interrupted before the first checkpoint; nothing was kept in {out}", err=True)
+    else:
+        typer.echo(f"interrupted; no summary or figures were written to {out}", err=True)
+    return typer.Exit(130)
+
+
+def _os_error(error: OSError, out: Path) -> typer.Exit:
+    return _fail(Exception(f"{error.filename or out}: {error.strerror or error}; check the path and its permissions"))
 
 
 @train_app.callback()
@@ -49,39 +97,94 @@ def _train() -> None:
 
 @train_app.command("qag")
 def train_qag_command(
-    out: Path = typer.Option(Path("runs/qag"), "--out", "-o", help="Run directory to create (or resume)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config, or a packaged name: qag-clic8 (seed 000 Table 1, default) or qag-clic8-adam."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Folder with clic_8px_{train,val,test}.h5 (else $QCALO_DATA, else the cache dir)."),
-    ansatz: Optional[str] = typer.Option(None, help="clic8, mera-up or hea."),
-    n_layers: Optional[int] = typer.Option(None, "--layers", help="Ansatz depth."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs (objective evaluations / updates)."),
-    images: Optional[int] = typer.Option(None, help="k images per epoch."),
-    shots: Optional[int] = typer.Option(None, help="Shots per image."),
-    sigma2: Optional[float] = typer.Option(None, "--sigma2", help="Variance of the randomizing angles."),
-    optimizer: Optional[str] = typer.Option(None, help="cobyla (gradient-free) or adam (exact gradients)."),
-    corr_weight: Optional[float] = typer.Option(None, "--corr-weight", help="λ for an added correlation loss."),
-    seed: Optional[int] = typer.Option(None, help="Seed of everything random in the run."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run in --out."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Run directory to create (or resume)."),
+    ] = Path("runs/qag"),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="YAML config, or a packaged name: qag-clic8-adam (qcalo's recipe, the default) or qag-clic8 (reproduces seed 000's Table 1: COBYLA, k = 50, 600 epochs)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder with clic_8px_{train,val,test}.h5 (else $QCALO_DATA, else the cache dir)."),
+    ] = None,
+    ansatz: Annotated[
+        str | None,
+        typer.Option(help="clic8, mera-up or hea."),
+    ] = None,
+    n_layers: Annotated[
+        int | None,
+        typer.Option("--layers", help="Ansatz depth."),
+    ] = None,
+    pixels: Annotated[
+        int | None,
+        typer.Option("--pixels", help="Pixels per image = qubits (n_pixels; data files clic_{N}px_*.h5)."),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Epochs (objective evaluations / updates); with --resume it may be raised (COBYLA, constant-step Adam) to extend a run."),
+    ] = None,
+    images: Annotated[
+        int | None,
+        typer.Option(help="k images per epoch."),
+    ] = None,
+    shots: Annotated[
+        int | None,
+        typer.Option(help="Shots per image."),
+    ] = None,
+    sigma2: Annotated[
+        float | None,
+        typer.Option("--sigma2", help="Variance of the randomizing angles."),
+    ] = None,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(help="cobyla (gradient-free) or adam (exact gradients)."),
+    ] = None,
+    corr_weight: Annotated[
+        float | None,
+        typer.Option("--corr-weight", help="λ for an added correlation loss."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of everything random in the run."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the run in --out from its checkpoint (on the data it recorded unless --data is given)."),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an existing run in --out."),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar."),
+    ] = False,
 ) -> None:
     """Train a Quantum Angle Generator on CLIC showers by MMD; print the run directory."""
     from qcalo.configs import load_qag_config
+    from qcalo.train.preflight import check_run_dir
     from qcalo.train.qag import train_qag
 
     try:
-        if resume and not (out / "checkpoint.json").is_file():
-            raise QcaloError(f"{out} holds no run to resume (no checkpoint.json); train without --resume")
+        if resume:
+            check_run_dir(out, resume=True, overwrite=False)
         source = out / "config.yaml" if resume and config is None else _config_path(config)
         settings = load_qag_config(
-            source, ansatz=ansatz, n_layers=n_layers, epochs=epochs, images=images, shots=shots,
-            sigma2=sigma2, optimizer=optimizer, corr_weight=corr_weight, seed=seed,
+            source, ansatz=ansatz, n_layers=n_layers, n_pixels=pixels, epochs=epochs, images=images,
+            shots=shots, sigma2=sigma2, optimizer=optimizer, corr_weight=corr_weight, seed=seed,
         )  # fmt: skip
-        splits = _load_data(data, settings.n_pixels)
+        check_run_dir(out, resume=resume, overwrite=overwrite)  # before loading data: fail fast
+        splits = _load_data(data, settings.n_pixels, run=out if resume else None)
         with _progress(settings.epochs, quiet) as report:
             result = train_qag(settings, splits, out, resume=resume, overwrite=overwrite, progress=report)
+    except KeyboardInterrupt:
+        raise _interrupted(out, "train") from None
     except QcaloError as error:
         raise _fail(error) from None
+    except OSError as error:
+        raise _os_error(error, out) from None
     typer.echo(
         f"trained {settings.ansatz} QAG ({result.epochs_done} epochs, {result.train_seconds:.1f} s, "
         f"final loss {result.final_loss:.3g}; {result.stop_reason}) -> {result.run_dir}"
@@ -89,25 +192,81 @@ def train_qag_command(
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `qcalo train qag`."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Data folder (as for training)."),
-    n_eval: int = typer.Option(250, "--n-eval", min=10, help="Images per MMD set."),
-    n_sets: int = typer.Option(30, "--sets", min=2, help="Independent generated sets."),
-    n_large: int = typer.Option(20000, "--n-large", min=100, help="Images for correlation loss, separation power and figures."),
-    seed: int = typer.Option(0, help="Seed of generation and subset draws."),
-    no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures."),
-    as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
+    run_dir: Annotated[
+        Path,
+        typer.Argument(help="A run directory written by `qcalo train qag`."),
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Data folder (default: the data the run was trained on)."),
+    ] = None,
+    n_eval: Annotated[
+        int,
+        typer.Option("--n-eval", min=10, help="Images per MMD set (at most the test and validation sizes)."),
+    ] = 250,
+    n_sets: Annotated[
+        int,
+        typer.Option("--sets", min=2, help="Independent generated sets."),
+    ] = 30,
+    n_large: Annotated[
+        int,
+        typer.Option("--n-large", min=100, help="Images for correlation loss, separation power and figures."),
+    ] = 20000,
+    seed: Annotated[
+        int,
+        typer.Option(help="Seed of generation and subset draws."),
+    ] = 0,
+    no_figures: Annotated[
+        bool,
+        typer.Option("--no-figures", help="Skip the PNG figures (old ones are removed)."),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print summary.json to stdout."),
+    ] = False,
+    allow_other_data: Annotated[
+        bool,
+        typer.Option("--allow-other-data", help="Evaluate on data other than the run was trained on (recorded in the summary)."),
+    ] = False,
 ) -> None:
     """Score a trained run on the test set (MMD vs the real-vs-real floor) and draw its figures."""
     from qcalo.train.evaluate import evaluate_run, format_summary
+    from qcalo.train.preflight import data_mismatch
     from qcalo.train.qag import model_from_run
+    from qcalo.train.rundir import (
+        clear_evaluation,
+        data_fingerprint,
+        data_location,
+        run_lock,
+        write_json,
+    )
 
     try:
-        _model, _weights, _codec, config = model_from_run(run_dir)
-        splits = _load_data(data, config.n_pixels)
-        summary = evaluate_run(run_dir, splits, n_eval=n_eval, n_sets=n_sets, n_large=n_large, seed=seed, figures=not no_figures)
+        if not (run_dir / "config.yaml").is_file():
+            raise QcaloError(f"{run_dir} holds no qcalo run (no config.yaml); pass a folder written by `qcalo train qag`")
+        with run_lock(run_dir):
+            _model, _weights, _codec, config = model_from_run(run_dir)
+            splits = _load_data(data, config.n_pixels, run=run_dir)
+            mismatch = data_mismatch(run_dir, splits)
+            if mismatch and not allow_other_data:
+                raise QcaloError(f"{mismatch}; pass the run's own --data, or --allow-other-data to evaluate anyway")
+            _check_eval_sizes(splits, n_eval)
+            clear_evaluation(run_dir)
+            summary = evaluate_run(run_dir, splits, n_eval=n_eval, n_sets=n_sets, n_large=n_large, seed=seed, figures=not no_figures)
+            summary.update(
+                data_location=data_location(splits), data_sha256=data_fingerprint(splits),
+                same_data_as_training=mismatch is None,
+            )  # fmt: skip
+            if mismatch:
+                summary["other_data"] = f"evaluated with --allow-other-data: {mismatch}"
+                typer.echo(f"notice: {summary['other_data']}", err=True)
+            write_json(run_dir / "summary.json", summary)
+    except KeyboardInterrupt:
+        raise _interrupted(run_dir, "evaluate") from None
     except QcaloError as error:
         raise _fail(error) from None
+    except OSError as error:
+        raise _os_error(error, run_dir) from None
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -117,21 +276,38 @@ def evaluate(
     typer.echo(f"summary: {Path(run_dir) / 'summary.json'}")
 
 
+def _check_eval_sizes(splits, n_eval: int) -> None:
+    """Each MMD set draws ``n_eval`` test and ``n_eval`` validation images without replacement."""
+    smallest = min(len(splits.test), len(splits.val))
+    if n_eval > smallest:
+        raise QcaloError(
+            f"--n-eval {n_eval} is above the {len(splits.test)} test / {len(splits.val)} validation images "
+            f"of {splits.location}; pass --n-eval {smallest} or less"
+        )
+
+
 class _progress:
-    """A rich progress bar over epochs (silent with ``quiet``)."""
+    """A rich progress bar over epochs on stderr (silent with ``quiet``)."""
 
     def __init__(self, total: int, quiet: bool) -> None:
         self.total, self.quiet, self.bar = total, quiet, None
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         if self.quiet:
             return None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(
             TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
             TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            transient=False,
+            transient=False, console=Console(stderr=True),  # stdout carries only the result line
         )  # fmt: skip
         self.bar.start()
         self.task = self.bar.add_task("train", total=self.total, loss="-")

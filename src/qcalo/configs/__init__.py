@@ -1,23 +1,39 @@
 """Run configurations: pydantic schemas and the YAML files that reproduce the sources' tables.
 
-``qag-clic8.yaml`` holds Table 1 of seed 000 (k = 50 images, 600 epochs, 2048 shots,
-σ² = 0.5, COBYLA tol 0.004 and rhobeg 5.593): the default.
-``qag-clic8-adam.yaml`` is qcalo's recipe: the same model family trained by Adam with exact
-gradients through the simulator (k = 256, cosine step size, λ = 0.3 correlation term).
+``qag-clic8-adam.yaml`` is qcalo's recipe and the default: the seed's model family trained by
+Adam with exact gradients through the simulator (k = 256, cosine step size, λ = 0.3
+correlation term).
+``qag-clic8.yaml`` reproduces Table 1 of seed 000 (k = 50 images, 600 epochs, 2048 shots,
+σ² = 0.5, COBYLA tol 0.004 and rhobeg 5.593): pass ``--config qag-clic8``.
+
+Numbers are checked by :mod:`qcalo.validate` (the project's one validator per fact), so a
+bad value is one line naming the field, and ``True`` is never taken for a count.
 """
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from qcalo import validate
 from qcalo.exceptions import ConfigError
 
-__all__ = ["QAGConfig", "load_qag_config", "default_config_path"]
+__all__ = ["DEFAULT_CONFIG", "QAGConfig", "default_config_path", "load_qag_config"]
+
+DEFAULT_CONFIG = "qag-clic8-adam"
 
 
 class QAGConfig(BaseModel):
@@ -25,31 +41,31 @@ class QAGConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_pixels: int = Field(8, ge=2, le=16, description="pixels per image = qubits")
+    n_pixels: int = Field(8, description="pixels per image = qubits (2 to 16)")
     ansatz: str = Field("clic8", description="ansatz name (qcalo.models.qag.ANSATZE)")
-    n_layers: int | None = Field(None, ge=1, description="ansatz depth; null = the ansatz's default")
-    sigma2: float = Field(0.5, gt=0, description="variance of the randomizing angles")
-    shots: int | None = Field(2048, gt=0, description="shots per image; null = exact expectation values")
+    n_layers: int | None = Field(None, description="ansatz depth; null = the ansatz's default")
+    sigma2: float = Field(0.5, description="variance of the randomizing angles (> 0)")
+    shots: int | None = Field(2048, description="shots per image; null = exact expectation values")
     sampling: Literal["joint", "marginal"] = "joint"
-    images: int = Field(50, ge=2, description="k: generated and real images compared per epoch")
-    epochs: int = Field(600, ge=1, description="objective evaluations (COBYLA) or updates (Adam)")
+    images: int = Field(50, description="k: generated and real images compared per epoch (≥ 2)")
+    epochs: int = Field(600, description="objective evaluations (COBYLA) or updates (Adam)")
     optimizer: Literal["cobyla", "adam"] = "cobyla"
-    tol: float = Field(0.004, gt=0, description="COBYLA final trust-region radius")
-    rhobeg: float = Field(5.593, gt=0, description="COBYLA initial trust-region radius")
-    learning_rate: float = Field(0.05, gt=0, description="Adam step size (the start of the schedule)")
+    tol: float = Field(0.004, description="COBYLA final trust-region radius")
+    rhobeg: float = Field(5.593, description="COBYLA initial trust-region radius")
+    learning_rate: float = Field(0.05, description="Adam step size (the start of the schedule)")
     lr_schedule: Literal["constant", "cosine"] = Field("constant", description="Adam step-size schedule")
-    lr_min: float = Field(0.002, gt=0, description="final step size of the cosine schedule")
-    corr_weight: float = Field(0.0, ge=0, description="λ: loss = MMD + λ · correlation loss")
+    lr_min: float = Field(0.002, description="final step size of the cosine schedule")
+    corr_weight: float = Field(0.0, description="λ ≥ 0: loss = MMD + λ · correlation loss")
     codec_quantile: float = Field(
-        0.999, ge=0.5, le=1.0, description="pixel scale = 1.1 × this quantile of the training pixel (1 = maximum)"
+        0.999, description="pixel scale = 1.1 × this quantile of the training pixel (0.5 to 1; 1 = maximum)"
     )
-    init_spread: float = Field(0.1, ge=0, description="sd of the initial angles around 0")
-    monitor_images: int = Field(250, ge=10, description="images per epoch for the train/val monitors")
-    monitor_every: int = Field(1, ge=1)
-    checkpoint_every: int = Field(25, ge=1)
+    init_spread: float = Field(0.1, description="sd (≥ 0) of the initial angles around 0")
+    monitor_images: int = Field(250, description="images per epoch for the train/val monitors (≥ 10)")
+    monitor_every: int = Field(1, description="epochs between monitor rows")
+    checkpoint_every: int = Field(25, description="epochs between checkpoints")
     dtype: Literal["complex64", "complex128"] = "complex64"
-    threads: int = Field(1, ge=1, description="torch threads; 1 is fastest for these small states")
-    seed: int = 0
+    threads: int = Field(1, description="torch threads; 1 is fastest for these small states")
+    seed: int = Field(0, description="seed of everything random in the run (≥ 0)")
 
     @field_validator("ansatz")
     @classmethod
@@ -60,14 +76,73 @@ class QAGConfig(BaseModel):
             raise ValueError(f"unknown ansatz {name!r}; choose one of {', '.join(ANSATZE)}")
         return name
 
+    @field_validator("images", "epochs", "monitor_every", "checkpoint_every", "threads", mode="before")
+    @classmethod
+    def _positive_count(cls, value: object, info: ValidationInfo) -> int:
+        low = {"images": 2}.get(info.field_name, 1)
+        return validate.int_in_range(value, info.field_name, low)
 
-def default_config_path(name: str = "qag-clic8") -> Path:
-    """A packaged configuration (default: Table 1)."""
+    @field_validator("n_layers", "shots", mode="before")
+    @classmethod
+    def _optional_count(cls, value: object, info: ValidationInfo) -> int | None:
+        return None if value is None else validate.positive_int(value, info.field_name)
+
+    @field_validator("n_pixels", mode="before")
+    @classmethod
+    def _pixels(cls, value: object) -> int:
+        return validate.int_in_range(value, "n_pixels", 2, 16)
+
+    @field_validator("monitor_images", mode="before")
+    @classmethod
+    def _monitor_images(cls, value: object) -> int:
+        return validate.int_in_range(value, "monitor_images", 10)
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, value: object) -> int:
+        return validate.nonnegative_int(value, "seed")
+
+    @field_validator("sigma2", "tol", "rhobeg", "learning_rate", "lr_min", mode="before")
+    @classmethod
+    def _positive_number(cls, value: object, info: ValidationInfo) -> float:
+        return validate.positive_float(_yaml_number(value), info.field_name)
+
+    @field_validator("corr_weight", "init_spread", "codec_quantile", mode="before")
+    @classmethod
+    def _bounded_number(cls, value: object, info: ValidationInfo) -> float:
+        number = validate.finite_float(_yaml_number(value), info.field_name)
+        low, high = {"codec_quantile": (0.5, 1.0)}.get(info.field_name, (0.0, math.inf))
+        if not low <= number <= high:
+            raise ConfigError(f"{info.field_name}={value!r}; use a number from {low} to {high}")
+        return number
+
+    @model_validator(mode="after")
+    def _cosine_goes_down(self) -> QAGConfig:
+        if self.lr_schedule == "cosine" and self.lr_min > self.learning_rate:
+            raise ValueError(
+                f"lr_min={self.lr_min} is above learning_rate={self.learning_rate}; the cosine schedule "
+                "runs from learning_rate down to lr_min"
+            )
+        return self
+
+
+def _yaml_number(value: object) -> object:
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; take a string that is a plain number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def default_config_path(name: str = DEFAULT_CONFIG) -> Path:
+    """A packaged configuration (default: qcalo's Adam recipe; ``"qag-clic8"`` is Table 1)."""
     return Path(str(resources.files("qcalo.configs") / f"{name}.yaml"))
 
 
 def load_qag_config(path: Path | str | None = None, **overrides: Any) -> QAGConfig:
-    """Read a YAML config (default: Table 1), apply non-None ``overrides``, validate.
+    """Read a YAML config (default: ``qag-clic8-adam``), apply non-None ``overrides``, validate.
 
     Raises:
         ConfigError: unreadable file or an invalid value — one line naming the field.
@@ -91,4 +166,9 @@ def load_qag_config(path: Path | str | None = None, **overrides: Any) -> QAGConf
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "config"
         where = "command-line option" if field in given else str(path)
+        if first["type"] == "value_error":  # our validators' own line names the value already
+            cause = first.get("ctx", {}).get("error")
+            message = str(cause) if cause is not None else first["msg"]
+            named = field == "config" or message.startswith(f"{field}=")
+            raise ConfigError(f"{where}: {message}" if named else f"{where}: {field}: {message}") from None
         raise ConfigError(f"{where}: {field}: {first['msg']} (got {first.get('input')!r})") from None

@@ -15,6 +15,13 @@ Every epoch's randomness derives from ``(seed, epoch)`` alone, and SciPy's COBYL
 deterministic, so ``--resume`` *replays* the interrupted run from its recorded losses (no
 circuit is simulated for replayed epochs) and continues bit-identically.
 
+**Extending a run**: ``--resume --epochs N`` may raise ``epochs``. COBYLA's evaluations do not
+depend on its budget (``maxiter``), and constant-step Adam's updates do not depend on
+``epochs``, so the extended run *is* the run trained with ``N`` epochs from the start (tested
+bit for bit). A cosine schedule's step size at every epoch depends on ``epochs``, so raising it
+would leave a run whose first part followed another schedule: refused, train a new run.
+Each resume is recorded in ``environment.json`` (``resumes``: epoch, old and new ``epochs``).
+
 Monitors, logged per epoch to ``metrics.csv`` on a fresh set of ``monitor_images`` generated
 images against fixed subsets of the same size of the encoded training and validation sets:
 
@@ -37,13 +44,37 @@ import numpy as np
 import torch
 
 from qcalo.configs import QAGConfig
-from qcalo.data.clic import ClicSplits
-from qcalo.exceptions import CheckpointError, ConfigError
-from qcalo.metrics import correlation_loss, energy_sum_chi2, mean_squared_error, median_distance, mmd
+from qcalo.exceptions import CheckpointError
+from qcalo.metrics import (
+    correlation_loss,
+    energy_sum_chi2,
+    mean_squared_error,
+    median_distance,
+    mmd,
+)
 from qcalo.models.qag import QAG, PixelCodec
-from qcalo.train.rundir import MetricsLog, environment_record, prepare_run_dir, read_json, save_config, write_json
+from qcalo.train.preflight import check_data_fits, check_resume, check_run_dir
+from qcalo.train.rundir import (
+    DataSplits,
+    MetricsLog,
+    data_fingerprint,
+    data_location,
+    environment_record,
+    open_run,
+    read_json,
+    save_config,
+    utc_now,
+    write_json,
+)
 
-__all__ = ["METRIC_COLUMNS", "TrainResult", "train_qag", "model_from_run", "epoch_generator"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "DataSplits",
+    "TrainResult",
+    "epoch_generator",
+    "model_from_run",
+    "train_qag",
+]  # fmt: skip
 
 METRIC_COLUMNS = (
     "epoch", "loss",
@@ -111,7 +142,8 @@ class _Monitor:
 class _Trainer:
     """Holds one run's state; ``loss_at`` is the objective for both optimizers."""
 
-    def __init__(self, config: QAGConfig, data: ClicSplits, run_dir: Path, *, resume: bool, progress: Callable[[int, float], None] | None) -> None:
+    def __init__(self, config: QAGConfig, data: DataSplits, run_dir: Path, *, progress: Callable[[int, float], None] | None) -> None:
+        # Everything that can fail on bad input happens here, before the run folder is touched.
         self.config, self.run_dir, self.progress = config, run_dir, progress
         self.model = build_model(config)
         self.codec = PixelCodec.from_images(data.train, quantile=config.codec_quantile)
@@ -125,9 +157,12 @@ class _Trainer:
         self.adam_state: dict | None = None
         self.weights = self.model.init_weights(config.seed, spread=config.init_spread)
         self.elapsed_before = 0.0
+
+    def start(self, *, resume: bool) -> None:
+        """Load the checkpoint (``resume``) and open ``metrics.csv``: the first writes."""
         if resume:
             self._load_checkpoint()
-        self.log = MetricsLog(run_dir / "metrics.csv", METRIC_COLUMNS, keep_epochs_below=len(self.replay) if resume else None)
+        self.log = MetricsLog(self.run_dir / "metrics.csv", METRIC_COLUMNS, keep_epochs_below=len(self.replay) if resume else None)
         self.started = time.perf_counter()
         self.last_checkpoint = len(self.replay)
 
@@ -216,12 +251,6 @@ def _run_cobyla(trainer: _Trainer) -> tuple[np.ndarray, str]:
     from scipy.optimize import minimize
 
     config = trainer.config
-    minimum = trainer.model.n_params + 2
-    if config.epochs < minimum:
-        raise ConfigError(
-            f"epochs={config.epochs} is below COBYLA's minimum of n_params + 2 = {minimum} for this ansatz; "
-            "raise --epochs or use --optimizer adam"
-        )
 
     def objective(weights: np.ndarray) -> float:
         cached = trainer.replayed(weights)
@@ -290,7 +319,7 @@ def _adam_state_from_json(state: dict) -> dict:
 
 def train_qag(
     config: QAGConfig,
-    data: ClicSplits,
+    data: DataSplits,
     run_dir: Path | str,
     *,
     resume: bool = False,
@@ -299,32 +328,51 @@ def train_qag(
 ) -> TrainResult:
     """Train a QAG on ``data``; everything lands in ``run_dir``.
 
+    Everything is checked (folder, config, resume settings, data sizes, model) before the
+    folder is touched; a failure before the first checkpoint removes what was created. The
+    run holds ``run_dir``'s lock throughout (:func:`qcalo.train.rundir.run_lock`).
+
     Args:
         config: validated settings (``qcalo.configs.load_qag_config``).
         data: train/val/test images (only train and val are used here).
         run_dir: output folder (created).
-        resume: continue the run in ``run_dir`` from its last checkpoint.
+        resume: continue the run in ``run_dir`` from its last checkpoint (``config.epochs``
+            may be raised: see :func:`qcalo.train.preflight.check_resume`).
         overwrite: replace an existing run in ``run_dir``.
         progress: called as ``progress(epoch, loss)`` after each live epoch.
     """
     run_dir = Path(run_dir)
-    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    check_run_dir(run_dir, resume=resume, overwrite=overwrite)
     if resume:
-        from qcalo.configs import load_qag_config
-
-        saved = load_qag_config(run_dir / "config.yaml")
-        if saved != config:
-            raise CheckpointError(f"{run_dir}: the config differs from the saved one; resume with the run's own config.yaml")
+        check_resume(run_dir, config, data)
     torch.set_num_threads(config.threads)
-    save_config(run_dir, config)
-    if not resume:
-        write_json(run_dir / "environment.json", environment_record(data_source=data.source, data_location=str(data.location)))
-    trainer = _Trainer(config, data, run_dir, resume=resume, progress=progress)
-    try:
-        weights, message = (_run_cobyla if config.optimizer == "cobyla" else _run_adam)(trainer)
-    except KeyboardInterrupt:
-        trainer.checkpoint()
-        raise
+    trainer = _Trainer(config, data, run_dir, progress=progress)
+    check_data_fits(config, data, trainer.model.n_params)
+    with open_run(run_dir, resume=resume, overwrite=overwrite):
+        if resume:
+            saved = check_resume(run_dir, config, data)  # again, under the lock
+            trainer.start(resume=True)
+            environment = read_json(run_dir / "environment.json")
+            entry = {"utc": utc_now(), "at_epoch": len(trainer.replay), "epochs": config.epochs}
+            if saved.epochs != config.epochs:
+                entry["epochs_before"] = saved.epochs
+            environment["resumes"] = [*environment.get("resumes", []), entry]
+            write_json(run_dir / "environment.json", environment)
+        else:
+            record = environment_record(data_source=data.source, data_location=data_location(data), data_sha256=data_fingerprint(data))
+            write_json(run_dir / "environment.json", record)
+            trainer.start(resume=False)
+        save_config(run_dir, config)
+        try:
+            weights, message = (_run_cobyla if config.optimizer == "cobyla" else _run_adam)(trainer)
+        except KeyboardInterrupt:
+            trainer.checkpoint()
+            raise
+        return _finish(trainer, weights, message)
+
+
+def _finish(trainer: _Trainer, weights: np.ndarray, message: str) -> TrainResult:
+    run_dir = trainer.run_dir
     trainer.weights = weights
     trainer.checkpoint({"finished": True})
     train_seconds = trainer.seconds()
