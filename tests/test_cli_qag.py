@@ -79,6 +79,22 @@ def trained(
     return out, result.stdout
 
 
+def stand_in_args(out: Path, config: Path, *extra: str) -> list[str]:
+    """``train_args`` without --data: only then may qcalo fall back to the stand-in."""
+    args = train_args(out, Path("unused"), config, *extra)
+    at = args.index("--data")
+    return args[:at] + args[at + 2 :]
+
+
+@pytest.fixture
+def no_data_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No $QCALO_DATA and an empty user cache: the default data folder holds nothing."""
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda app: str(tmp_path / "cache"))
+    monkeypatch.delenv("QCALO_DATA", raising=False)
+
+
 def assert_usage_error(result: object, *words: str) -> None:
     """Exit code 2, nothing on stdout, one ``error: …`` line on stderr naming ``words``."""
     assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
@@ -242,13 +258,27 @@ def test_partial_data_dir_is_a_usage_error(
     assert not (tmp_path / "run" / "metrics.csv").exists()
 
 
-def test_empty_data_dir_falls_back_to_the_synthetic_stand_in(
-    tiny_yaml: Path, tmp_path: Path
-) -> None:
-    """No data files: a one-line notice on stderr, then training on the stand-in."""
-    empty, out = tmp_path / "empty", tmp_path / "run"
+def test_empty_data_dir_is_a_usage_error(tiny_yaml: Path, tmp_path: Path) -> None:
+    """--data naming a folder without the files: exit 2, one line with the folder and the fix."""
+    empty = tmp_path / "empty"
     empty.mkdir()
-    result = runner.invoke(app, train_args(out, empty, tiny_yaml, "--epochs", "2"))
+    result = runner.invoke(app, train_args(tmp_path / "run", empty, tiny_yaml, "--epochs", "2"))
+    assert_usage_error(result, str(empty), "qcalo data download clic8")
+    assert not (tmp_path / "run").exists()
+
+
+def test_no_data_anywhere_falls_back_to_the_synthetic_stand_in(
+    tiny_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --data, no $QCALO_DATA, empty cache: a one-line notice, then the stand-in."""
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda app: str(tmp_path / "cache"))
+    monkeypatch.delenv("QCALO_DATA", raising=False)
+    out = tmp_path / "run"
+    args = ["train", "qag", "--out", str(out), "--config", str(tiny_yaml), "--epochs", "2",
+            "--images", "8", "--shots", "64", "--quiet"]  # fmt: skip
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, (result.stderr, result.exception)
     notices = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(notices) == 1 and notices[0].startswith("notice: ") and "synthetic" in notices[0]
@@ -257,7 +287,6 @@ def test_empty_data_dir_falls_back_to_the_synthetic_stand_in(
     assert environment["data_source"] == "synthetic"
 
 
-# -- evaluation --------------------------------------------------------------------------
 def test_evaluate_json(trained: tuple[Path, str], real_data: Path) -> None:
     """--json prints summary.json: finite scores, n_eval as given, the figures drawn."""
     out, _ = trained
@@ -345,11 +374,10 @@ def test_train_file_with_fewer_rows_than_images(tiny_yaml: Path, tmp_path: Path)
     assert_nothing_left(out)
 
 
-def test_images_above_the_stand_in_size(tiny_yaml: Path, tmp_path: Path) -> None:
+def test_images_above_the_stand_in_size(tiny_yaml: Path, tmp_path: Path, no_data_anywhere: None) -> None:
     """--images above the data set (here the synthetic stand-in's 47682 training images)."""
-    (tmp_path / "empty").mkdir()
     out = tmp_path / "run"
-    result = runner.invoke(app, train_args(out, tmp_path / "empty", tiny_yaml, "--images", "50000"))
+    result = runner.invoke(app, stand_in_args(out, tiny_yaml, "--images", "50000"))
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     error = result.stderr.strip().splitlines()[-1]  # after the stand-in's notice
     assert error.startswith("error: ") and "images=50000" in error and "47682" in error
@@ -571,11 +599,10 @@ def test_environment_records_the_resolved_data_and_its_hash(
 
 
 def test_resume_of_a_stand_in_run_stays_on_the_stand_in(
-    tiny_data: Path, tiny_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_data: Path, tiny_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_data_anywhere: None
 ) -> None:
-    (tmp_path / "empty").mkdir()
     out = tmp_path / "run"
-    assert runner.invoke(app, train_args(out, tmp_path / "empty", tiny_yaml, "--epochs", "2")).exit_code == 0
+    assert runner.invoke(app, stand_in_args(out, tiny_yaml, "--epochs", "2")).exit_code == 0
     monkeypatch.setenv("QCALO_DATA", str(tiny_data))  # the default would now be real files
     result = runner.invoke(app, ["train", "qag", "--out", str(out), "--resume", "--epochs", "3", "-q"])
     assert result.exit_code == 0, result.stderr
@@ -624,10 +651,12 @@ def test_sigkilled_training_resumed_on_other_data_is_refused(
 def test_evaluate_on_other_data_needs_allow_other_data(tiny_run: Path, other_data: Path, tmp_path: Path) -> None:
     """Other data (here the stand-in): refused; --allow-other-data evaluates and says so."""
     (tmp_path / "empty").mkdir()
-    for data in (other_data, tmp_path / "empty"):
-        result = runner.invoke(app, evaluate_args(tiny_run, data, "--no-figures"))
-        assert result.exit_code == 2 and "--allow-other-data" in result.stderr.strip().splitlines()[-1]
-        assert not (tiny_run / "summary.json").exists()
+    result = runner.invoke(app, evaluate_args(tiny_run, other_data, "--no-figures"))
+    assert result.exit_code == 2 and "--allow-other-data" in result.stderr.strip().splitlines()[-1]
+    assert not (tiny_run / "summary.json").exists()
+    result = runner.invoke(app, evaluate_args(tiny_run, tmp_path / "empty", "--no-figures"))
+    assert_usage_error(result, str(tmp_path / "empty"), "no 8-pixel CLIC files")
+    assert not (tiny_run / "summary.json").exists()
     result = runner.invoke(app, evaluate_args(tiny_run, other_data, "--no-figures", "--json", "--allow-other-data"))
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)

@@ -52,7 +52,7 @@ def _recorded_data(run: Path, n_pixels: int):
     The stand-in is rebuilt here rather than by ``load_clic``, whose fallback only happens when
     the default data folder is empty: a stand-in run must never switch to real files.
     """
-    from qcalo.data.clic import SYNTHETIC_SIZES, ClicSplits, load_clic
+    from qcalo.data.clic import load_clic, load_clic_stand_in
     from qcalo.train.rundir import read_json
 
     environment = read_json(run / "environment.json") if (run / "environment.json").is_file() else {}
@@ -60,13 +60,10 @@ def _recorded_data(run: Path, n_pixels: int):
     if source == "real" and location:
         return load_clic(location, n_pixels=n_pixels, allow_synthetic=False)
     if source == "synthetic":
-        from qcalo.data.synthetic import synthetic_clic_splits
-
         seed = re.fullmatch(r"synthetic\(seed=(\d+)\)", str(location))
         seed = int(seed.group(1)) if seed else 0
         typer.echo(f"notice: {run} was trained on qcalo's synthetic stand-in; using it again (--data to choose)", err=True)
-        train, val, test = synthetic_clic_splits(seed=seed, sizes=SYNTHETIC_SIZES, n_pixels=n_pixels)
-        return ClicSplits(train, val, test, source="synthetic", location=f"synthetic(seed={seed})")
+        return load_clic_stand_in(n_pixels, seed)
     return None
 
 
@@ -201,9 +198,9 @@ def evaluate(
         typer.Option("--data", help="Data folder (default: the data the run was trained on)."),
     ] = None,
     n_eval: Annotated[
-        int,
-        typer.Option("--n-eval", min=10, help="Images per MMD set (at most the test and validation sizes)."),
-    ] = 250,
+        list[int] | None,
+        typer.Option("--n-eval", min=10, help="Images per MMD set; repeat for several sizes (default: 250 and 1000, those that fit the test and validation sizes)."),
+    ] = None,
     n_sets: Annotated[
         int,
         typer.Option("--sets", min=2, help="Independent generated sets."),
@@ -228,6 +225,10 @@ def evaluate(
         bool,
         typer.Option("--allow-other-data", help="Evaluate on data other than the run was trained on (recorded in the summary)."),
     ] = False,
+    samples: Annotated[
+        Path | None,
+        typer.Option("--samples", help="Score the showers in this file (e.g. from `qcalo generate`) instead of generating."),
+    ] = None,
 ) -> None:
     """Score a trained run on the test set (MMD vs the real-vs-real floor) and draw its figures."""
     from qcalo.train.evaluate import evaluate_run, format_summary
@@ -250,9 +251,19 @@ def evaluate(
             mismatch = data_mismatch(run_dir, splits)
             if mismatch and not allow_other_data:
                 raise QcaloError(f"{mismatch}; pass the run's own --data, or --allow-other-data to evaluate anyway")
-            _check_eval_sizes(splits, n_eval)
+            sizes = _eval_sizes(splits, n_eval)
+            showers = None
+            if samples is not None:
+                from qcalo.data.clic import read_clic_file
+
+                showers = read_clic_file(samples, config.n_pixels)
             clear_evaluation(run_dir)
-            summary = evaluate_run(run_dir, splits, n_eval=n_eval, n_sets=n_sets, n_large=n_large, seed=seed, figures=not no_figures)
+            summary = evaluate_run(
+                run_dir, splits, n_eval=sizes, n_sets=n_sets, n_large=n_large, seed=seed,
+                figures=not no_figures, samples=showers,
+            )  # fmt: skip
+            if samples is not None:
+                summary["samples_file"] = str(samples.resolve())
             summary.update(
                 data_location=data_location(splits), data_sha256=data_fingerprint(splits),
                 same_data_as_training=mismatch is None,
@@ -276,14 +287,29 @@ def evaluate(
     typer.echo(f"summary: {Path(run_dir) / 'summary.json'}")
 
 
-def _check_eval_sizes(splits, n_eval: int) -> None:
-    """Each MMD set draws ``n_eval`` test and ``n_eval`` validation images without replacement."""
+def _eval_sizes(splits, n_eval: list[int] | None) -> tuple[int, ...]:
+    """MMD set sizes: each draws ``n`` test and ``n`` validation images without replacement.
+
+    Given sizes must all fit; the default (250 and 1000) keeps those that fit.
+    """
+    from qcalo.train.evaluate import DEFAULT_N_EVAL
+
     smallest = min(len(splits.test), len(splits.val))
-    if n_eval > smallest:
+    if n_eval:
+        for n in n_eval:
+            if n > smallest:
+                raise QcaloError(
+                    f"--n-eval {n} is above the {len(splits.test)} test / {len(splits.val)} validation images "
+                    f"of {splits.location}; pass --n-eval {smallest} or less"
+                )
+        return tuple(n_eval)
+    sizes = tuple(n for n in DEFAULT_N_EVAL if n <= smallest)
+    if not sizes:
         raise QcaloError(
-            f"--n-eval {n_eval} is above the {len(splits.test)} test / {len(splits.val)} validation images "
-            f"of {splits.location}; pass --n-eval {smallest} or less"
+            f"the {len(splits.test)} test / {len(splits.val)} validation images of {splits.location} are fewer "
+            f"than {DEFAULT_N_EVAL[0]}; pass --n-eval {smallest} or less"
         )
+    return sizes
 
 
 class _progress:

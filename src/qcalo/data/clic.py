@@ -39,6 +39,7 @@ __all__ = [
     "SyntheticDataWarning",
     "find_clic_dir",
     "load_clic",
+    "load_clic_stand_in",
     "missing_clic_files",
     "read_clic_file",
     "read_clic_split",
@@ -286,6 +287,14 @@ def _read_folder(folder: Path, n_pixels: int) -> ClicSplits:
     energy = {f"{split}_energy": values for split, (_, values) in read.items()}
     pixels = {split: values for split, (values, _) in read.items()}
     return ClicSplits(**pixels, **energy, source="real", location=str(folder))
+
+
+def load_clic_stand_in(n_pixels: int = 8, seed: int = 0, sizes: Sequence[int] = CLIC.published_sizes) -> ClicSplits:
+    """qcalo's synthetic CLIC stand-in as splits, exactly as :func:`load_clic` falls back to it.
+
+    For a run that was trained on the stand-in and must keep using it (``--resume``, evaluate).
+    """
+    return _synthetic(n_pixels, seed, sizes)
 
 
 def _synthetic(n_pixels: int, seed: int, sizes: Sequence[int]) -> ClicSplits:

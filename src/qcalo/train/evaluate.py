@@ -96,17 +96,23 @@ def evaluate_run(
     n_large: int = 20000,
     seed: int = 0,
     figures: bool = True,
+    samples: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Score a finished run, write ``summary.json`` (and PNG figures) into it, return the summary.
 
     Generates ``n_sets · Σ n_eval`` showers for independent MMD sets plus ``n_large`` for the
-    large-sample metrics and figures.
+    large-sample metrics and figures; or scores the given ``samples`` (e.g. a file written by
+    ``qcalo generate``), whose MMD sets are then resampled when they are too few.
     """
     run_dir = Path(run_dir)
     _model, _w, _codec, config = model_from_run(run_dir)
     train_summary = read_json(run_dir / "train_summary.json")
     sizes = _as_sizes(n_eval)
-    generated = generate_images(run_dir, n_sets * sum(sizes) + n_large, seed=seed)
+    if samples is None:
+        generated = generate_images(run_dir, n_sets * sum(sizes) + n_large, seed=seed)
+    else:
+        generated = np.asarray(samples, dtype=np.float64)
+        n_large = min(n_large, len(generated))
     summary = {
         **score_images(generated, data, n_eval=sizes, n_sets=n_sets, seed=seed),
         "train_seconds": float(train_summary["train_seconds"]),

@@ -67,8 +67,9 @@ LOCK_NAME = ".qcalo.lock"
 RUN_FILES = (
     "config.yaml", "environment.json", "metrics.csv", "checkpoint.json", "model.json",
     "train_summary.json",
+    "chi2.csv", "latest.pt", "best.pt",  # GAN runs (qcalo.train.gan)
 )  # fmt: skip
-EVALUATION_FILES = ("summary.json", "loss_curves.png", "energy_sum.png", "correlations.png", "pixels.png")
+EVALUATION_FILES = ("summary.json", "loss_curves.png", "energy_sum.png", "correlations.png", "pixels.png", "etot.png")
 # Files other qcalo commands may write into a run (images generated from it): cleared by
 # --overwrite with the rest, since they belong to the model being replaced.
 _GENERATED_GLOBS = ("*.png", "generated*")
