@@ -135,3 +135,13 @@ def test_table_prints_every_size_with_errors(run: tuple[Path, ClicSplits], tmp_p
     assert "MMD/floor n=20" in result.stdout and "Gaussian/floor n=40" in result.stdout and " ± " in result.stdout
     missing = runner.invoke(app, ["table", str(tmp_path)])
     assert missing.exit_code == 2 and "no summary.json" in missing.stderr
+
+
+def test_generate_waits_for_no_one_while_a_run_is_in_use(run: tuple[Path, ClicSplits], tmp_path: Path) -> None:
+    """A run held by another qcalo process (its lock) is refused in one line, and no file appears."""
+    from qcalo.train.rundir import run_lock
+
+    out = tmp_path / "g.h5"
+    with run_lock(run[0]):
+        result = runner.invoke(app, ["generate", str(run[0]), "--n", "5", "--out", str(out)])
+    assert result.exit_code == 2 and "in use by another qcalo process" in result.stderr and not out.exists()

@@ -41,7 +41,7 @@ def write_generated(
 
     from qcalo import __version__
     from qcalo.train.evaluate import generate_images
-    from qcalo.train.rundir import read_json
+    from qcalo.train.rundir import read_json, run_lock
 
     n_showers = positive_int(n_showers, "n", fix="(the number of showers to write)")
     seed = nonnegative_int(seed, "seed")
@@ -52,9 +52,10 @@ def write_generated(
         raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'generated.h5'}")
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; pass --overwrite to replace it or choose another --out")
-    environment = read_json(run_dir / "environment.json") if (run_dir / "environment.json").is_file() else {}
-    config_text = (run_dir / "config.yaml").read_text()
-    showers = generate_images(run_dir, n_showers, seed=seed, progress=progress)
+    with run_lock(run_dir):  # not while another process trains or overwrites this run
+        environment = read_json(run_dir / "environment.json") if (run_dir / "environment.json").is_file() else {}
+        config_text = (run_dir / "config.yaml").read_text()
+        showers = generate_images(run_dir, n_showers, seed=seed, progress=progress)
     with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as handle:
             handle.create_dataset("x", data=showers, compression="gzip", compression_opts=4, shuffle=True)
