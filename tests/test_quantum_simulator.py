@@ -12,7 +12,10 @@ import pytest
 import torch
 from scipy import stats
 
+import qcalo.quantum.sampling as sampling_module
 import qcalo.quantum.simulator as simulator_module
+from qcalo.quantum import fusion
+from qcalo.quantum.plan import FusedStage, Permutation
 from qcalo.exceptions import CircuitError, QcaloError, ShapeError
 from qcalo.quantum.circuit import Angle, AngleSource, Circuit, Op
 from qcalo.quantum.simulator import StatevectorSimulator, basis_bits, sample_counts, z_signs
@@ -214,7 +217,7 @@ def local_brick_circuit(rng: np.random.Generator, n_qubits: int, n_layers: int) 
 
 def fused_stage_count(circuit: Circuit) -> int:
     sim = StatevectorSimulator(circuit)
-    return sum(isinstance(stage, simulator_module._FusedStage) for stage in sim._measure_stages + sim._stages)
+    return sum(isinstance(stage, FusedStage) for stage in sim.plan.readout_stages + sim.plan.stages)
 
 
 def test_fused_stages_match_aer() -> None:
@@ -260,9 +263,9 @@ def test_unfused_runs_keep_their_permutations_whole() -> None:
 
     for name in ANSATZE:
         sim = StatevectorSimulator(build_qag_circuit(8, name, 3))
-        for plan in (sim._stages, sim._measure_stages):
+        for plan in (sim.plan.stages, sim.plan.readout_stages):
             kinds = [type(stage) for stage in plan]
-            assert all(not (a is b is simulator_module._Permutation) for a, b in zip(kinds, kinds[1:])), name
+            assert all(not (a is b is Permutation) for a, b in zip(kinds, kinds[1:])), name
 
 
 @pytest.mark.parametrize(
@@ -276,13 +279,13 @@ def test_unfused_runs_keep_their_permutations_whole() -> None:
 )
 def test_partition_keeps_pairs_inside_groups(pairs, expected) -> None:
     """Groups tile the wires, hold ≤ MAX_GROUP_WIRES each and never split a pair."""
-    partition = simulator_module._partition(8, pairs)
+    partition = fusion.partition(8, pairs)
     if expected != "valid":
         assert partition == expected
     if partition is None:
         return
     assert [w for low, size in partition for w in range(low, low + size)] == list(range(8))
-    assert all(size <= simulator_module.MAX_GROUP_WIRES for _, size in partition)
+    assert all(size <= fusion.MAX_GROUP_WIRES for _, size in partition)
     for a, b in pairs:
         assert any(low <= min(a, b) and max(a, b) < low + size for low, size in partition)
 
@@ -404,7 +407,7 @@ def test_native_sampler_is_built() -> None:
 
     if not (shutil.which("cc") or shutil.which("gcc")):
         pytest.skip("no C compiler: qcalo falls back to NumPy's multinomial")
-    assert simulator_module._alias_counts is not None, "reinstall qcalo (pip install -e .) to build it"
+    assert sampling_module._alias_counts is not None, "reinstall qcalo (pip install -e .) to build it"
 
 
 @pytest.mark.parametrize("method", SAMPLERS)
