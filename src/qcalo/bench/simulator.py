@@ -10,7 +10,8 @@ run (only ratios measured in one run mean anything on a shared machine):
   ``save_expectation_value``, shots through ``measure_all`` with the counts turned into
   ⟨Z⟩. PennyLane: ``default.qubit`` with parameter broadcasting.
 * **Hybrid layer** — 10 qubits, ``B = 10`` and ``B = 1000``, forward + backward
-  (``outputs.sum().backward()``) with respect to the weights. qcalo ``complex64`` against a
+  (``outputs.sum().backward()``) with respect to the weights. qcalo's
+  :class:`~qcalo.quantum.layer.QuantumLayer` (``complex64``) against a
   PennyLane ``qml.qnn.TorchLayer`` (``default.qubit``, backprop). Aer has no gradients.
 
 Every timed call starts from weights and inputs and ends with ⟨Z⟩ (and gradients) as a
@@ -36,7 +37,9 @@ import numpy as np
 import torch
 
 from qcalo.exceptions import ConfigError
-from qcalo.quantum.circuit import AngleSource, Circuit, Gate
+from qcalo.quantum.circuit import AngleSource, Circuit
+from qcalo.quantum.gates import GATES
+from qcalo.quantum.layer import QuantumLayer
 from qcalo.quantum.simulator import StatevectorSimulator, resolve_backend, z_signs
 from qcalo.quantum.workloads import hybrid_workload, qag_workload
 
@@ -161,10 +164,7 @@ def _import_pennylane() -> Any | None:
 
 def _pennylane_qnode(qml: Any, circuit: Circuit) -> Callable[..., Any]:
     """The same circuit as a PennyLane QNode ``f(inputs, weights)`` on ``default.qubit``."""
-    gates = {
-        Gate.RX: qml.RX, Gate.RY: qml.RY, Gate.RZ: qml.RZ, Gate.CNOT: qml.CNOT, Gate.CZ: qml.CZ,
-        Gate.SX: qml.SX, Gate.X: qml.PauliX, Gate.H: qml.Hadamard,
-    }  # fmt: skip
+    gates = {name: getattr(qml, spec.pennylane_name) for name, spec in GATES.items()}
     device = qml.device("default.qubit", wires=circuit.n_qubits)
 
     @qml.qnode(device, interface="torch", diff_method="backprop")
@@ -271,12 +271,14 @@ def _hybrid_bench(
         torch.randn(batch, HYBRID_QUBITS, generator=generator)
         for _ in range(WARMUP_CALLS + repeats)
     ]
-    qcalo = StatevectorSimulator(circuit, dtype=torch.complex64, backend=backend)
-    qcalo_weights = torch.nn.Parameter(start.clone())
+    qcalo = QuantumLayer(circuit, dtype=torch.complex64, backend=backend)
+    with torch.no_grad():
+        qcalo.weight.copy_(start)
+    qcalo_weights = qcalo.weight
 
     def qcalo_step(i: int) -> torch.Tensor:
         qcalo_weights.grad = None
-        outputs = qcalo.expval_z(qcalo_weights, latents[i])
+        outputs = qcalo(latents[i])
         outputs.sum().backward()
         return outputs
 
