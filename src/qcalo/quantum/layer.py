@@ -170,8 +170,10 @@ class QuantumLayer(torch.nn.Module):
         )
         if not probs.requires_grad:
             return estimates
-        exact = probs @ engine.readout_signs  # straight-through: shot values, exact gradient
-        return exact + (estimates - exact).detach()
+        # Straight-through: the shot values (bit-identical: exact − exact is exactly 0) with
+        # the exact expectation's gradient.
+        exact = probs @ engine.readout_signs
+        return estimates + (exact - exact.detach())
 
     # -- moves --------------------------------------------------------------------------
     def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 - torch's signature
