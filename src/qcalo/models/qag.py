@@ -33,7 +33,7 @@ from qcalo.quantum.layer import QuantumLayer
 from qcalo.quantum.sampling import SamplingMode
 from qcalo.quantum.simulator import StatevectorSimulator
 
-__all__ = ["ANSATZE", "AnsatzSpec", "PixelCodec", "QAG", "build_qag_circuit"]
+__all__ = ["ANSATZE", "QAG", "AnsatzSpec", "PixelCodec", "build_qag_circuit"]
 
 
 # -- ansätze ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # qiskit is imported lazily: it costs ~1 s
     from qiskit import QuantumCircuit
     from qiskit.circuit import ParameterVector
 
-__all__ = ["Gate", "AngleSource", "Angle", "Op", "Circuit", "ROTATIONS", "FIXED_1Q", "TWO_QUBIT"]
+__all__ = ["FIXED_1Q", "ROTATIONS", "TWO_QUBIT", "Angle", "AngleSource", "Circuit", "Gate", "Op"]
 
 
 Gate = StrEnum("Gate", [(name.upper(), name) for name in GATES])

@@ -36,7 +36,7 @@ from qcalo.quantum.plan import (
     z_signs,
 )
 
-__all__ = ["compile_circuit", "check_runnable"]
+__all__ = ["check_runnable", "compile_circuit"]
 
 _IDENTITY = ((1, 0), (0, 1))
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GateSpec", "GATES"]
+__all__ = ["GATES", "GateSpec"]
 
 Matrix = tuple[tuple[complex, ...], ...]
 _R = 1 / math.sqrt(2)

@@ -176,7 +176,7 @@ class QuantumLayer(torch.nn.Module):
         return estimates + (exact - exact.detach())
 
     # -- moves --------------------------------------------------------------------------
-    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 - torch's signature
+    def _apply(self, fn, recurse: bool = True):
         """Move/cast the weight, then re-bind the engine to the new device and precision.
 
         Checked before anything moves, so a refused move leaves the layer as it was.

@@ -6,6 +6,7 @@ Everything here works on probabilities ``[B, 2^n]`` (from any engine) and a sign
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 import torch
@@ -137,7 +138,7 @@ def _tree_counts(probs: Tensor, shots: int, generator: torch.Generator | None) -
         masses.append(masses[-1].reshape(batch, -1, 2).sum(-1))
     masses.reverse()
     counts = torch.full((batch, 1), float(shots), dtype=torch.float64, device=probs.device)
-    for parent, children in zip(masses[:-1], masses[1:]):
+    for parent, children in itertools.pairwise(masses):
         p_upper = (children[:, 1::2] / parent).nan_to_num_(0.0).clamp_(0.0, 1.0)
         upper = torch.binomial(counts, p_upper, generator=generator)
         counts = torch.stack([counts - upper, upper], dim=-1).reshape(batch, -1)

@@ -19,7 +19,14 @@ import torch
 from torch import Tensor
 
 from qcalo.quantum.engine import keep_pruned_gradients
-from qcalo.quantum.plan import CompiledPlan, FusedStage, Permutation, SingleQubitLayer, Stage, WireGroup
+from qcalo.quantum.plan import (
+    CompiledPlan,
+    FusedStage,
+    Permutation,
+    SingleQubitLayer,
+    Stage,
+    WireGroup,
+)
 
 __all__ = ["TorchEngine"]
 
