@@ -78,3 +78,16 @@ def test_a_two_qubit_gate_that_is_no_signed_permutation_is_refused(monkeypatch) 
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(gates_module).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"n_qubits": 1, "generator": ((0, 1), (1, 0))}, "G @ G = -I"),  # X: not exp(-iθP/2) form
+        ({"n_qubits": 2, "matrix": ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 2))}, "unitary"),
+        ({"n_qubits": 1}, "generator"),
+    ],
+)
+def test_a_malformed_catalogue_entry_is_refused(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        GateSpec("bad", qiskit_name="x", pennylane_name="PauliX", **kwargs)

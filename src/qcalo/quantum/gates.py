@@ -48,6 +48,20 @@ class GateSpec:
     generator: Matrix | None = None  # rotations: R(θ) = cos(θ/2)·I + sin(θ/2)·generator
     matrix: Matrix | None = None  # fixed gates
 
+    def __post_init__(self) -> None:
+        # Checked once at import: R(θ) = cos·I + sin·G is unitary only when G² = −I, and the
+        # adjoint backward of the engines uncomputes with U^†, so every gate must be unitary.
+        if (self.generator is None) == (self.matrix is None):
+            raise ValueError(f"gate {self.name}: give a generator (rotation) or a matrix (fixed), not both")
+        if self.generator is not None:
+            g = np.array(self.generator, dtype=complex)
+            if self.n_qubits != 1 or not np.allclose(g @ g, -np.eye(2)):
+                raise ValueError(f"gate {self.name}: a rotation needs a 2x2 generator with G @ G = -I")
+        else:
+            m = np.array(self.matrix, dtype=complex)
+            if m.shape != (2**self.n_qubits,) * 2 or not np.allclose(m.conj().T @ m, np.eye(len(m))):
+                raise ValueError(f"gate {self.name}: the matrix must be unitary, {2**self.n_qubits}x{2**self.n_qubits}")
+
     @property
     def is_rotation(self) -> bool:
         """Takes an angle (and has a generator)."""
