@@ -13,6 +13,7 @@ import torch
 import qcalo.quantum.layer as layer_module
 from qcalo.exceptions import CircuitError
 from qcalo.quantum import native
+from qcalo.quantum.engine import Engine
 from qcalo.quantum.layer import QuantumLayer
 from qcalo.quantum.simulator import StatevectorSimulator
 from qcalo.quantum.workloads import hybrid_workload, qag_workload
@@ -34,6 +35,7 @@ def test_exact_forward_equals_the_simulator() -> None:
         expected = StatevectorSimulator(circuit, backend="torch").expval_z(layer.weight.detach(), x)
         torch.testing.assert_close(layer(x), expected, rtol=0, atol=1e-12)
         assert layer.engine_name == backend
+        assert isinstance(layer.simulator.engine, Engine)  # both engines meet the interface
 
 
 @pytest.mark.parametrize("sampling", ["joint", "marginal"])
