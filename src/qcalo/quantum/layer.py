@@ -158,16 +158,11 @@ class QuantumLayer(torch.nn.Module):
         weights, inputs, batch = simulator.arguments(weights, inputs, batch_size)
         engine = simulator.engine
         probs = engine.readout_probabilities(weights, inputs, batch)
-        exact_needed = (self.shots if shots is _DEFAULT else shots) is None
-        if exact_needed:
+        shots = self.shots if shots is _DEFAULT else shots
+        if shots is None:
             return probs @ engine.readout_signs
-        estimates = shot_estimates(
-            probs,
-            engine.readout_signs,
-            self.shots if shots is _DEFAULT else shots,
-            generator,
-            self.sampling if sampling is None else sampling,
-        )
+        sampling = self.sampling if sampling is None else sampling
+        estimates = shot_estimates(probs, engine.readout_signs, shots, generator, sampling)
         if not probs.requires_grad:
             return estimates
         # Straight-through: the shot values (bit-identical: exact − exact is exactly 0) with
