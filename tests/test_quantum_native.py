@@ -62,7 +62,7 @@ def plan_shapes() -> list[Circuit]:
             .h(3)
             .cnot(3, 0)
             .rz(3, Angle.param(1))  # trailing RZ before a permutation is dropped
-        ),  # fmt: skip
+        ),
         hybrid_workload(6, n_blocks=3),
     ]
 

@@ -1,20 +1,26 @@
-"""StatevectorSimulator: Aer oracle, shot statistics, gradients, reproducibility, bad input."""
+"""StatevectorSimulator: Aer oracle, fusion, devices, bad input.
+
+(Shots: ``test_quantum_sampling.py``; gradients and reruns: ``test_quantum_gradients.py``.)
+"""
 
 from __future__ import annotations
 
 import contextlib
 import doctest
+import itertools
 import math
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
-from scipy import stats
+from test_quantum_gradients import autograd_gradients, parameter_shift_gradients
 
 import qcalo.quantum.simulator as simulator_module
 from qcalo.exceptions import CircuitError, QcaloError, ShapeError
-from qcalo.quantum.circuit import Angle, AngleSource, Circuit, Op
+from qcalo.quantum import fusion
+from qcalo.quantum.circuit import Angle, Circuit
+from qcalo.quantum.plan import FusedStage, Permutation
 from qcalo.quantum.simulator import StatevectorSimulator, basis_bits, sample_counts, z_signs
 from qcalo.quantum.workloads import hybrid_workload, qag_workload
 
@@ -214,7 +220,7 @@ def local_brick_circuit(rng: np.random.Generator, n_qubits: int, n_layers: int) 
 
 def fused_stage_count(circuit: Circuit) -> int:
     sim = StatevectorSimulator(circuit)
-    return sum(isinstance(stage, simulator_module._FusedStage) for stage in sim._measure_stages + sim._stages)
+    return sum(isinstance(stage, FusedStage) for stage in sim.plan.readout_stages + sim.plan.stages)
 
 
 def test_fused_stages_match_aer() -> None:
@@ -260,9 +266,9 @@ def test_unfused_runs_keep_their_permutations_whole() -> None:
 
     for name in ANSATZE:
         sim = StatevectorSimulator(build_qag_circuit(8, name, 3))
-        for plan in (sim._stages, sim._measure_stages):
+        for plan in (sim.plan.stages, sim.plan.readout_stages):
             kinds = [type(stage) for stage in plan]
-            assert all(not (a is b is simulator_module._Permutation) for a, b in zip(kinds, kinds[1:])), name
+            assert all(not (a is b is Permutation) for a, b in itertools.pairwise(kinds)), name
 
 
 @pytest.mark.parametrize(
@@ -276,13 +282,13 @@ def test_unfused_runs_keep_their_permutations_whole() -> None:
 )
 def test_partition_keeps_pairs_inside_groups(pairs, expected) -> None:
     """Groups tile the wires, hold ≤ MAX_GROUP_WIRES each and never split a pair."""
-    partition = simulator_module._partition(8, pairs)
+    partition = fusion.partition(8, pairs)
     if expected != "valid":
         assert partition == expected
     if partition is None:
         return
     assert [w for low, size in partition for w in range(low, low + size)] == list(range(8))
-    assert all(size <= simulator_module.MAX_GROUP_WIRES for _, size in partition)
+    assert all(size <= fusion.MAX_GROUP_WIRES for _, size in partition)
     for a, b in pairs:
         assert any(low <= min(a, b) and max(a, b) < low + size for low, size in partition)
 
@@ -367,381 +373,6 @@ def test_device_matches_cpu_and_aer(device, random_circuit) -> None:
     assert counts.device.type == "cuda" and counts.sum(-1).tolist() == [100.0, 100.0]
 
 
-# -- 2. shots ----------------------------------------------------------------------------
-def pooled_chisquare(observed: np.ndarray, probs: np.ndarray) -> float:
-    """p-value of a chi-square goodness-of-fit test, bins with expected < 5 pooled."""
-    expected = probs / probs.sum() * observed.sum()
-    small = expected < 5
-    obs, exp = list(observed[~small]), list(expected[~small])
-    if small.any():
-        obs.append(observed[small].sum())
-        exp.append(expected[small].sum())
-    order = np.argsort(exp)
-    if exp[order[0]] < 5 and len(exp) > 2:  # the pooled bin is still thin: merge it with the next
-        first, second = order[0], order[1]
-        obs[second] += obs[first]
-        exp[second] += exp[first]
-        del obs[first], exp[first]
-    return float(stats.chisquare(obs, exp).pvalue)
-
-
-def shot_circuits() -> list[Circuit]:
-    """Small circuits with skewed, spread and sparse distributions."""
-    return [
-        Circuit(1).ry(0, Angle.input(0)),
-        Circuit(3).h(0).cnot(0, 1).ry(2, Angle.input(0)).cz(1, 2).rx(1, Angle.input(1)),
-        qag_workload(4, n_blocks=1),
-        qag_workload(6, n_blocks=2, encoding="rx"),
-    ]
-
-
-SAMPLERS = ["alias", "numpy", "tree"]
-
-
-def test_native_sampler_is_built() -> None:
-    """Where a C compiler exists, the install built the alias sampler (auto uses it on CPU)."""
-    import shutil
-
-    if not (shutil.which("cc") or shutil.which("gcc")):
-        pytest.skip("no C compiler: qcalo falls back to NumPy's multinomial")
-    assert simulator_module._alias_counts is not None, "reinstall qcalo (pip install -e .) to build it"
-
-
-@pytest.mark.parametrize("method", SAMPLERS)
-@pytest.mark.parametrize("circuit", shot_circuits(), ids=repr)
-def test_joint_counts_fit_exact_probabilities(circuit, method) -> None:
-    """Both samplers' histograms pass a chi-square test per row and summed over repetitions."""
-    rng = np.random.default_rng(5)
-    w, x = random_arguments(rng, circuit, batch=2)
-    sim = StatevectorSimulator(circuit)
-    probs = sim.probabilities(torch.tensor(w), torch.tensor(x))
-    repetitions = probs.repeat_interleave(50, dim=0)  # [2 * 50, 2^n]
-    counts = sample_counts(repetitions, 2000, generator=torch.Generator().manual_seed(11), method=method)
-    assert counts.shape == repetitions.shape
-    assert torch.equal(counts.sum(-1), torch.full((100,), 2000.0, dtype=torch.float64))
-    assert torch.equal(counts, counts.round()) and bool((counts >= 0).all())
-    assert not bool(counts[repetitions == 0].any()), "shots landed on an impossible outcome"
-    for row in range(2):
-        block = counts[50 * row : 50 * (row + 1)].numpy()
-        exact = probs[row].numpy()
-        assert pooled_chisquare(block[0], exact) > 1e-3
-        assert pooled_chisquare(block.sum(0), exact) > 1e-3
-
-
-@pytest.mark.parametrize("n_qubits", [1, 12])
-def test_alias_sampler_fits_wide_and_narrow_distributions(n_qubits) -> None:
-    """One qubit (1 index bit) and 12 qubits (index bits overlap the coin: two draws per shot)."""
-    generator = torch.Generator().manual_seed(3)
-    probs = torch.distributions.Dirichlet(torch.full((2**n_qubits,), 0.5)).sample((2,)).double()
-    if n_qubits > 1:
-        probs[1, ::3] = 0.0  # impossible outcomes must never be drawn
-    counts = sample_counts(probs, 200_000, generator=generator, method="alias")
-    assert torch.equal(counts.sum(-1), torch.full((2,), 200_000.0, dtype=torch.float64))
-    assert not bool(counts[probs == 0].any())
-    for row in range(2):
-        assert pooled_chisquare(counts[row].numpy(), probs[row].numpy()) > 1e-3
-
-
-def test_samplers_refuse_rows_without_probability() -> None:
-    for bad in (torch.zeros(1, 4), torch.tensor([[0.5, float("nan"), 0.2, 0.3]])):
-        for method in SAMPLERS:
-            with pytest.raises(CircuitError, match="probability distribution"):
-                sample_counts(bad, 10, method=method)
-
-
-def test_chisquare_helper_rejects_a_wrong_distribution() -> None:
-    """The goodness-of-fit check can fail: counts from a shifted distribution are rejected."""
-    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64)
-    counts = sample_counts(probs, 20000, generator=torch.Generator().manual_seed(0))[0].numpy()
-    assert pooled_chisquare(counts, probs[0].numpy()) > 1e-3
-    for method in SAMPLERS:
-        drawn = sample_counts(probs, 20000, generator=torch.Generator().manual_seed(0), method=method)[0].numpy()
-        assert pooled_chisquare(drawn, np.array([0.45, 0.35, 0.15, 0.05])) < 1e-3
-
-
-@pytest.mark.parametrize("sampling", ["joint", "marginal"])
-def test_shot_mean_approaches_exact_expval(sampling) -> None:
-    """The mean of many shot estimates of ⟨Z_i⟩ lies within 4 standard errors of the exact value."""
-    circuit = qag_workload(5, n_blocks=2)
-    shots, reps = 512, 400
-    rng = np.random.default_rng(6)
-    w, x = random_arguments(rng, circuit, batch=3)
-    sim = StatevectorSimulator(circuit)
-    exact = sim.expval_z(torch.tensor(w), torch.tensor(x))
-    inputs = torch.tensor(x).repeat_interleave(reps, dim=0)
-    estimates = sim.expval_z(
-        torch.tensor(w),
-        inputs,
-        shots=shots,
-        generator=torch.Generator().manual_seed(8),
-        sampling=sampling,
-    ).reshape(3, reps, 5)
-    assert torch.equal(estimates * shots, (estimates * shots).round()), (
-        "estimates are multiples of 1/shots"
-    )
-    standard_error = ((1 - exact.square()) / shots / reps).sqrt()
-    error = (estimates.mean(1) - exact).abs()
-    assert bool((error <= 4 * standard_error + 1e-12).all()), (error / standard_error).max()
-    spread = estimates.std(1)
-    torch.testing.assert_close(spread, ((1 - exact.square()) / shots).sqrt(), rtol=0.2, atol=1e-3)
-
-
-def test_joint_sampling_keeps_bell_correlations() -> None:
-    """Bell state: each shot has Z0 = Z1, so ⟨Z0 Z1⟩ from counts is exactly 1; marginal does not."""
-    bell = Circuit(2).h(0).cnot(0, 1)
-    sim = StatevectorSimulator(bell)
-    probs = sim.probabilities(torch.zeros(0), batch_size=200)
-    counts = sample_counts(probs, 1000, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(counts.sum(-1), torch.full((200,), 1000.0, dtype=torch.float64))
-    signs = z_signs(2)
-    zz = counts @ (signs[:, 0] * signs[:, 1]) / 1000
-    assert torch.equal(zz, torch.ones(200, dtype=torch.float64))
-    assert counts[:, 1:3].sum() == 0
-    joint = sim.expval_z(
-        torch.zeros(0), batch_size=200, shots=1000, generator=torch.Generator().manual_seed(2)
-    )
-    assert torch.equal(joint[:, 0], joint[:, 1])
-    assert joint.abs().max() > 0, "the estimates should fluctuate around 0"
-    marginal = sim.expval_z(
-        torch.zeros(0),
-        batch_size=200,
-        shots=1000,
-        generator=torch.Generator().manual_seed(2),
-        sampling="marginal",
-    )
-    assert not torch.equal(marginal[:, 0], marginal[:, 1])
-    assert marginal.abs().max() < 0.2
-
-
-@pytest.mark.parametrize("sampling", ["joint", "marginal"])
-def test_shots_are_seeded(sampling) -> None:
-    """Same seed → bit-identical estimates; different seeds → different ones; no gradient."""
-    circuit = qag_workload(6, n_blocks=1)
-    weights = torch.linspace(-1, 1, circuit.n_params, requires_grad=True)
-    inputs = torch.randn(20, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    sim = StatevectorSimulator(circuit, dtype=torch.complex64)
-
-    def draw(seed: int) -> torch.Tensor:
-        return sim.expval_z(
-            weights,
-            inputs,
-            shots=100,
-            generator=torch.Generator().manual_seed(seed),
-            sampling=sampling,
-        )
-
-    first = draw(42)
-    assert torch.equal(first, draw(42))
-    assert not torch.equal(first, draw(43))
-    assert not first.requires_grad
-    probs = sim.probabilities(weights, inputs).detach()
-    counts = [
-        sample_counts(probs, 100, generator=torch.Generator().manual_seed(s)) for s in (1, 1, 2)
-    ]
-    assert torch.equal(counts[0], counts[1]) and not torch.equal(counts[0], counts[2])
-
-
-# -- 4. reproducibility ------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
-def test_fresh_simulators_are_bit_identical(dtype) -> None:
-    """Two fresh simulators of one circuit give identical exact and seeded shot results."""
-    circuit = hybrid_workload(10, n_blocks=2)
-    weights = torch.rand(circuit.n_params, generator=torch.Generator().manual_seed(0)) * 6
-    inputs = torch.randn(64, 10, generator=torch.Generator().manual_seed(1))
-    outputs = []
-    for _ in range(2):
-        sim = StatevectorSimulator(circuit, dtype=dtype)
-        outputs.append(
-            (
-                sim.state(weights, inputs),
-                sim.expval_z(weights, inputs),
-                sim.expval_z(
-                    weights, inputs, shots=2048, generator=torch.Generator().manual_seed(5)
-                ),
-                sim.expval_z(
-                    weights,
-                    inputs,
-                    shots=2048,
-                    generator=torch.Generator().manual_seed(5),
-                    sampling="marginal",
-                ),
-            )
-        )
-    for first, second in zip(*outputs, strict=True):
-        assert torch.equal(first, second)
-
-
-# -- 3. gradients ------------------------------------------------------------------------
-def untied(circuit: Circuit, op_index: int) -> Circuit:
-    """``circuit`` with gate ``op_index`` reading a new weight/input of its own (same scale)."""
-    op = circuit.ops[op_index]
-    if op.angle.source is AngleSource.PARAM:
-        angle = Angle.param(circuit.n_params, op.angle.scale)
-    else:
-        angle = Angle.input(circuit.n_inputs, op.angle.scale)
-    ops = list(circuit.ops)
-    ops[op_index] = Op(op.gate, op.wires, angle)
-    return Circuit(circuit.n_qubits, ops)
-
-
-def parameter_shift_gradients(
-    circuit: Circuit, weights: torch.Tensor, inputs: torch.Tensor, coefficients: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """d/dweights of Σ_b Σ_i c_i ⟨Z_i⟩_b and d/dinputs per row, by the shift rule.
-
-    Each gate is shifted on its own (θ_g ± π/2 via an untied copy of its source), so a source
-    read by several gates collects Σ_g scale_g · (L(θ_g + π/2) − L(θ_g − π/2)) / 2.
-    """
-    grad_w, grad_x = torch.zeros_like(weights), torch.zeros_like(inputs)
-    for index, op in enumerate(circuit.ops):
-        if op.angle is None or op.angle.source is AngleSource.CONST:
-            continue
-        sim = StatevectorSimulator(untied(circuit, index))
-        angle = op.angle
-        shift = math.pi / 2 / angle.scale  # moves θ_g = scale · value by π/2
-        if angle.source is AngleSource.PARAM:
-            losses = [
-                (
-                    sim.expval_z(
-                        torch.cat([weights, weights[angle.index : angle.index + 1] + sign * shift]),
-                        inputs,
-                    )
-                    @ coefficients
-                ).sum()
-                for sign in (1, -1)
-            ]
-            grad_w[angle.index] += angle.scale * (losses[0] - losses[1]) / 2
-        else:
-            shifted = [
-                torch.cat([inputs, inputs[:, angle.index : angle.index + 1] + sign * shift], dim=1)
-                for sign in (1, -1)
-            ]
-            losses = [sim.expval_z(weights, x) @ coefficients for x in shifted]
-            grad_x[:, angle.index] += angle.scale * (losses[0] - losses[1]) / 2
-    return grad_w, grad_x
-
-
-def autograd_gradients(
-    circuit: Circuit,
-    weights: torch.Tensor,
-    inputs: torch.Tensor,
-    coefficients: torch.Tensor,
-    dtype: torch.dtype = torch.complex128,
-    backend: str = "auto",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same two gradients as :func:`parameter_shift_gradients`, by backpropagation."""
-    weights = weights.clone().requires_grad_(True)
-    inputs = inputs.clone().requires_grad_(True)
-    loss = (
-        StatevectorSimulator(circuit, dtype=dtype, backend=backend).expval_z(weights, inputs)
-        @ coefficients.to(weights.dtype)
-    ).sum()
-    loss.backward()
-    return weights.grad, inputs.grad
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("reuse", [False, True], ids=["each-source-once", "shared-sources"])
-@pytest.mark.parametrize("seed", range(6))
-def test_autograd_matches_parameter_shift(seed, reuse, backend, random_circuit) -> None:
-    """Autograd gradients w.r.t. weights and inputs equal the parameter-shift rule to 1e-6."""
-    rng = np.random.default_rng(100 + seed)
-    n_qubits = 1 + seed
-    circuit = random_circuit(rng, n_qubits, 3 * n_qubits + 6, reuse=reuse)
-    circuit = with_input(circuit)
-    weights, inputs = (torch.tensor(a) for a in random_arguments(rng, circuit))
-    coefficients = torch.tensor(rng.normal(size=n_qubits))
-    expected_w, expected_x = parameter_shift_gradients(circuit, weights, inputs, coefficients)
-    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients, backend=backend)
-    torch.testing.assert_close(
-        got_w, expected_w, rtol=0, atol=1e-6, msg=lambda m: m + "\n" + describe(circuit)
-    )
-    torch.testing.assert_close(
-        got_x, expected_x, rtol=0, atol=1e-6, msg=lambda m: m + "\n" + describe(circuit)
-    )
-    assert got_w.abs().sum() > 0 or circuit.n_params == 0
-
-
-def with_input(circuit: Circuit) -> Circuit:
-    """The circuit, plus a final RY reading input 0 if it reads no input yet."""
-    return circuit if circuit.n_inputs else circuit.ry(0, Angle.input(0, 1.3))
-
-
-def test_shared_parameter_gradient_sums_over_gates() -> None:
-    """A weight read by three gates (scales 1, −2, 0.5) gets the sum of their shift-rule terms."""
-    circuit = (
-        Circuit(2)
-        .ry(0, Angle.input(0))
-        .rx(0, Angle.param(0))
-        .cnot(0, 1)
-        .ry(1, Angle.param(0, -2.0))
-        .cz(0, 1)
-        .rx(0, Angle.param(0, 0.5))
-        .h(1)
-        .rz(1, Angle.input(0, 3.0))
-        .ry(1, Angle.input(0, -0.7))
-    )
-    weights, inputs = (
-        torch.tensor([0.37], dtype=torch.float64),
-        torch.tensor([[0.2], [-1.1]], dtype=torch.float64),
-    )
-    coefficients = torch.tensor([1.0, -0.5], dtype=torch.float64)
-    expected_w, expected_x = parameter_shift_gradients(circuit, weights, inputs, coefficients)
-    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients)
-    torch.testing.assert_close(got_w, expected_w, rtol=0, atol=1e-6)
-    torch.testing.assert_close(got_x, expected_x, rtol=0, atol=1e-6)
-    # a finite difference on the tied weight agrees too (independent of the shift helper)
-    sim, eps = StatevectorSimulator(circuit), 1e-6
-    loss = lambda w: (sim.expval_z(w, inputs) @ coefficients).sum()  # noqa: E731
-    finite = (loss(weights + eps) - loss(weights - eps)) / (2 * eps)
-    assert abs(finite.item() - got_w.item()) < 1e-6
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("angle", [0.0, math.pi, -math.pi / 2], ids=["zero", "pi", "minus-half-pi"])
-def test_gradients_at_special_angles(angle, backend) -> None:
-    """Angles giving exact zeros in the gate matrices (0, π, …) still give correct gradients."""
-    circuit = qag_workload(4, n_blocks=2).h(3).sx(2).x(1).cz(0, 3)
-    weights = torch.full((circuit.n_params,), angle, dtype=torch.float64)
-    inputs = torch.full((2, circuit.n_inputs), angle, dtype=torch.float64)
-    coefficients = torch.tensor([0.3, -1.0, 0.7, 2.0], dtype=torch.float64)
-    expected_w, expected_x = parameter_shift_gradients(circuit, weights, inputs, coefficients)
-    got_w, got_x = autograd_gradients(circuit, weights, inputs, coefficients, backend=backend)
-    torch.testing.assert_close(got_w, expected_w, rtol=0, atol=1e-6)
-    torch.testing.assert_close(got_x, expected_x, rtol=0, atol=1e-6)
-
-
-def test_complex64_gradients_match_complex128(random_circuit) -> None:
-    """Gradients in complex64 agree with complex128 to 1e-4."""
-    rng = np.random.default_rng(9)
-    circuit = with_input(random_circuit(rng, 7, 40))
-    weights, inputs = (torch.tensor(a) for a in random_arguments(rng, circuit))
-    coefficients = torch.tensor(rng.normal(size=7))
-    grads128 = autograd_gradients(circuit, weights, inputs, coefficients)
-    grads64 = autograd_gradients(
-        circuit, weights.float(), inputs.float(), coefficients, dtype=torch.complex64
-    )
-    for g64, g128 in zip(grads64, grads128, strict=True):
-        assert g64.dtype == torch.float32
-        torch.testing.assert_close(g64.double(), g128, rtol=0, atol=1e-4)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_gradcheck_float64(backend) -> None:
-    """torch.autograd.gradcheck passes for ⟨Z⟩ and for the complex statevector."""
-    circuit = (
-        Circuit(3)
-        .ry(0, Angle.input(0)).rx(1, Angle.input(1, 0.5)).h(2)
-        .cnot(0, 1).ry(1, Angle.param(0)).rz(2, Angle.param(1, -1.5)).cz(1, 2)
-        .sx(0).rx(0, Angle.param(0)).ry(2, Angle.input(0)).cnot(2, 0)
-    )  # fmt: skip
-    sim = StatevectorSimulator(circuit, backend=backend)
-    weights = torch.tensor([0.3, -0.8], dtype=torch.float64, requires_grad=True)
-    inputs = torch.tensor([[0.1, 1.2], [-0.7, 2.0]], dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda w, x: sim.expval_z(w, x), (weights, inputs))
-    assert torch.autograd.gradcheck(lambda w, x: sim.state(w, x), (weights, inputs))
-
-
 # -- 5. bad input ------------------------------------------------------------------------
 @pytest.fixture
 def small_sim() -> StatevectorSimulator:
@@ -810,23 +441,6 @@ def test_errors_are_value_errors(small_sim) -> None:
 
 
 # -- regressions: bugs found in review --------------------------------------------------
-@pytest.mark.parametrize("shots", [-5, 2.5, 0])
-def test_sample_counts_refuses_bad_shots(shots) -> None:
-    """sample_counts raises CircuitError for shots that are not a positive integer."""
-    probs = torch.full((1, 4), 0.25, dtype=torch.float64)
-    with raises_one_line(CircuitError, f"shots={shots!r}"):
-        sample_counts(probs, shots)
-    with pytest.raises(CircuitError, match="method"):
-        sample_counts(torch.full((1, 2), 0.5), 10, method="bogus")
-
-
-@pytest.mark.parametrize("shape", [(4,), (1, 3)])
-def test_sample_counts_refuses_bad_shapes(shape) -> None:
-    """probs must be [B, 2^n]: anything else raises ShapeError."""
-    with raises_one_line(ShapeError, "probs"):
-        sample_counts(torch.full(shape, 0.25, dtype=torch.float64), 10)
-
-
 def test_inputs_passed_to_a_circuit_without_inputs_are_not_ignored() -> None:
     """A [B, 0] batch sets B; a batch with features the circuit does not read is a ShapeError."""
     sim = StatevectorSimulator(Circuit(2).ry(0, Angle.param(0)).cnot(0, 1))

@@ -10,7 +10,8 @@ run (only ratios measured in one run mean anything on a shared machine):
   ``save_expectation_value``, shots through ``measure_all`` with the counts turned into
   ⟨Z⟩. PennyLane: ``default.qubit`` with parameter broadcasting.
 * **Hybrid layer** — 10 qubits, ``B = 10`` and ``B = 1000``, forward + backward
-  (``outputs.sum().backward()``) with respect to the weights. qcalo ``complex64`` against a
+  (``outputs.sum().backward()``) with respect to the weights. qcalo's
+  :class:`~qcalo.quantum.layer.QuantumLayer` (``complex64``) against a
   PennyLane ``qml.qnn.TorchLayer`` (``default.qubit``, backprop). Aer has no gradients.
 
 Every timed call starts from weights and inputs and ends with ⟨Z⟩ (and gradients) as a
@@ -29,29 +30,31 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from qcalo.bench.table import AGREEMENT_TOLERANCE, print_simulator_table
 from qcalo.exceptions import ConfigError
-from qcalo.quantum.circuit import AngleSource, Circuit, Gate
-from qcalo.quantum.simulator import StatevectorSimulator, resolve_backend, z_signs
+from qcalo.quantum.circuit import Circuit
+from qcalo.quantum.layer import QuantumLayer
+from qcalo.quantum.peers import AerRunner, pennylane_qnode
+from qcalo.quantum.simulator import StatevectorSimulator, resolve_backend
 from qcalo.quantum.workloads import hybrid_workload, qag_workload
 
 __all__ = [
-    "QAG_QUBITS",
+    "AGREEMENT_TOLERANCE",
+    "HYBRID_BATCHES",
+    "HYBRID_QUBITS",
     "QAG_BATCH",
     "QAG_INPUT_SD",
-    "SHOTS",
-    "HYBRID_QUBITS",
-    "HYBRID_BATCHES",
+    "QAG_QUBITS",
     "QUICK_LARGE_BATCH",
-    "AGREEMENT_TOLERANCE",
-    "run_simulator_bench",
-    "print_simulator_table",
+    "SHOTS",
     "main",
+    "print_simulator_table",
+    "run_simulator_bench",
 ]
 
 QAG_QUBITS = 8
@@ -65,8 +68,6 @@ QUICK_LARGE_BATCH = 100
 """``--quick`` runs the large hybrid batch with this many samples instead of 1000."""
 QUICK_REPEATS = 2
 WARMUP_CALLS = 1
-AGREEMENT_TOLERANCE = 1e-4
-"""Largest accepted |⟨Z⟩_qcalo − ⟨Z⟩_Aer| (qcalo in ``complex64``)."""
 _SEED = 2024
 
 
@@ -90,65 +91,6 @@ def _ratio(slower_ms: float | None, qcalo_ms: float) -> float | None:
     return None if slower_ms is None else slower_ms / qcalo_ms
 
 
-# -- Qiskit Aer --------------------------------------------------------------------------
-@dataclass
-class _AerRunner:
-    """One circuit, transpiled once, evaluated for a whole batch through ``parameter_binds``."""
-
-    circuit: Circuit
-    threads: int | None
-
-    def __post_init__(self) -> None:
-        from qiskit import transpile
-        from qiskit.quantum_info import Pauli
-        from qiskit_aer import AerSimulator
-
-        options = {} if self.threads is None else {"max_parallel_threads": self.threads}
-        self.backend = AerSimulator(method="statevector", **options)
-        n = self.circuit.n_qubits
-        exact, self._exact_w, self._exact_x = self.circuit.to_qiskit()
-        for qubit in range(n):
-            z_on_qubit = Pauli("I" * (n - 1 - qubit) + "Z" + "I" * qubit)  # little-endian labels
-            exact.save_expectation_value(z_on_qubit, list(range(n)), label=f"z{qubit}")
-        self._exact = transpile(exact, self.backend)
-        measured, self._shots_w, self._shots_x = self.circuit.to_qiskit(measure=True)
-        self._measured = transpile(measured, self.backend)
-        self._signs = z_signs(n).numpy()
-
-    def expval_z(self, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        """Exact per-qubit ⟨Z⟩, shape ``[B, n]``."""
-        binds = self._binds(self._exact, self._exact_w, self._exact_x, weights, inputs)
-        result = self.backend.run(self._exact, parameter_binds=[binds], shots=1).result()
-        n = self.circuit.n_qubits
-        return np.array(
-            [[result.data(row)[f"z{q}"] for q in range(n)] for row in range(len(inputs))]
-        )
-
-    def expval_z_shots(
-        self, weights: np.ndarray, inputs: np.ndarray, shots: int, seed: int
-    ) -> np.ndarray:
-        """Per-qubit ⟨Z⟩ estimated from ``shots`` measured bitstrings per row, ``[B, n]``."""
-        binds = self._binds(self._measured, self._shots_w, self._shots_x, weights, inputs)
-        result = self.backend.run(
-            self._measured, parameter_binds=[binds], shots=shots, seed_simulator=seed
-        ).result()
-        estimates = np.empty((len(inputs), self.circuit.n_qubits))
-        for row in range(len(inputs)):
-            counts = result.data(row)["counts"]  # hex bitstring -> count; bit i = qubit i
-            index = np.fromiter((int(key, 16) for key in counts), dtype=np.int64, count=len(counts))
-            hits = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            estimates[row] = hits @ self._signs[index] / shots
-        return estimates
-
-    @staticmethod
-    def _binds(qc: Any, w: Any, x: Any, weights: np.ndarray, inputs: np.ndarray) -> dict:
-        batch = len(inputs)
-        used = set(qc.parameters)
-        binds = {w[k]: [float(weights[k])] * batch for k in range(len(w)) if w[k] in used}
-        binds.update({x[j]: inputs[:, j].tolist() for j in range(len(x)) if x[j] in used})
-        return binds
-
-
 # -- PennyLane ---------------------------------------------------------------------------
 def _import_pennylane() -> Any | None:
     """The ``pennylane`` module, or ``None`` when it is not installed."""
@@ -157,33 +99,6 @@ def _import_pennylane() -> Any | None:
     except ImportError:
         return None
     return pennylane
-
-
-def _pennylane_qnode(qml: Any, circuit: Circuit) -> Callable[..., Any]:
-    """The same circuit as a PennyLane QNode ``f(inputs, weights)`` on ``default.qubit``."""
-    gates = {
-        Gate.RX: qml.RX, Gate.RY: qml.RY, Gate.RZ: qml.RZ, Gate.CNOT: qml.CNOT, Gate.CZ: qml.CZ,
-        Gate.SX: qml.SX, Gate.X: qml.PauliX, Gate.H: qml.Hadamard,
-    }  # fmt: skip
-    device = qml.device("default.qubit", wires=circuit.n_qubits)
-
-    @qml.qnode(device, interface="torch", diff_method="backprop")
-    def qnode(inputs: torch.Tensor, weights: torch.Tensor) -> list:
-        for op in circuit.ops:
-            if op.angle is None:
-                gates[op.gate](wires=list(op.wires))
-                continue
-            angle = op.angle
-            if angle.source is AngleSource.PARAM:
-                theta = weights[angle.index]
-            elif angle.source is AngleSource.INPUT:
-                theta = inputs[..., angle.index]  # broadcast over the batch
-            else:
-                theta = angle.value
-            gates[op.gate](theta if angle.scale == 1.0 else angle.scale * theta, wires=op.wires[0])
-        return [qml.expval(qml.PauliZ(wire)) for wire in range(circuit.n_qubits)]
-
-    return qnode
 
 
 # -- workloads ---------------------------------------------------------------------------
@@ -199,7 +114,7 @@ def _qag_bench(repeats: int, threads: int | None, qml: Any | None, backend: str 
     qcalo = StatevectorSimulator(circuit, dtype=torch.complex64, backend=backend)
     qcalo_weights = torch.from_numpy(weights).float()
     generator = torch.Generator().manual_seed(_SEED)
-    aer = _AerRunner(circuit, threads)
+    aer = AerRunner(circuit, threads)
 
     def qcalo_exact(i: int) -> torch.Tensor:
         with torch.no_grad():
@@ -249,7 +164,7 @@ def _qag_pennylane(
     repeats: int,
 ) -> tuple[float, float]:
     """(median ms, max |⟨Z⟩ − exact| on ``batches[0]``) for PennyLane with broadcasting."""
-    qnode = _pennylane_qnode(qml, circuit)
+    qnode = pennylane_qnode(qml, circuit)
     pennylane_weights = torch.from_numpy(weights)
 
     def pennylane_exact(i: int) -> torch.Tensor:
@@ -271,19 +186,21 @@ def _hybrid_bench(
         torch.randn(batch, HYBRID_QUBITS, generator=generator)
         for _ in range(WARMUP_CALLS + repeats)
     ]
-    qcalo = StatevectorSimulator(circuit, dtype=torch.complex64, backend=backend)
-    qcalo_weights = torch.nn.Parameter(start.clone())
+    qcalo = QuantumLayer(circuit, dtype=torch.complex64, backend=backend)
+    with torch.no_grad():
+        qcalo.weight.copy_(start)
+    qcalo_weights = qcalo.weight
 
     def qcalo_step(i: int) -> torch.Tensor:
         qcalo_weights.grad = None
-        outputs = qcalo.expval_z(qcalo_weights, latents[i])
+        outputs = qcalo(latents[i])
         outputs.sum().backward()
         return outputs
 
     qcalo_ms = _median_ms(qcalo_step, repeats)
     if qml is None:
         return qcalo_ms, None, None
-    layer = qml.qnn.TorchLayer(_pennylane_qnode(qml, circuit), {"weights": circuit.n_params})
+    layer = qml.qnn.TorchLayer(pennylane_qnode(qml, circuit), {"weights": circuit.n_params})
     with torch.no_grad():
         layer.weights.copy_(start)
 
@@ -406,74 +323,6 @@ def _environment(qml: Any | None, threads: int | None) -> dict:
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
     }
-
-
-def print_simulator_table(result: dict, console: Any | None = None) -> None:
-    """Print :func:`run_simulator_bench` 's result as a rich table (medians and speedups)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    t, settings = result["timings_ms"], result["settings"]
-    large = settings["hybrid_batches"][1]
-    table = Table(
-        title=f"qcalo simulator ({settings.get('qcalo_backend', 'torch')} backend) vs peers — "
-        f"medians of {settings['repeats']} calls, ms"
-    )
-    for header in ("workload", "qcalo", "Aer", "PennyLane", "× vs Aer", "× vs PennyLane"):
-        table.add_column(header, justify="left" if header == "workload" else "right")
-    rows = [
-        (
-            "QAG 8q B=50 exact ⟨Z⟩",
-            "qag_exact",
-            "qag_exact_speedup_vs_aer",
-            "qag_exact_speedup_vs_pennylane",
-        ),
-        ("QAG 8q B=50 2048 shots (joint)", "qag_shots", "qag_shots_speedup_vs_aer", None),
-        ("Hybrid 10q B=10 fwd+bwd", "hybrid_b10", None, "hybrid_b10_speedup_vs_pennylane"),
-        (
-            f"Hybrid 10q B={large} fwd+bwd",
-            "hybrid_b1000",
-            None,
-            "hybrid_b1000_speedup_vs_pennylane",
-        ),
-    ]
-    for label, key, vs_aer, vs_pennylane in rows:
-        table.add_row(
-            label,
-            _fmt(t.get(f"{key}_qcalo")),
-            _fmt(t.get(f"{key}_aer")),
-            _fmt(t.get(f"{key}_pennylane")),
-            _fmt(result.get(vs_aer) if vs_aer else None, "×"),
-            _fmt(result.get(vs_pennylane) if vs_pennylane else None, "×"),
-        )
-    # Marginal sampling drops cross-qubit correlations: shown for reference, not compared.
-    table.add_row(
-        "QAG 2048 shots, marginal (qcalo only)",
-        _fmt(t["qag_shots_qcalo_marginal"]),
-        "–",
-        "–",
-        "–",
-        "–",
-    )
-    console.print(table)
-    diff = result["max_abs_diff_vs_aer"]
-    verdict = (
-        "[green]agree[/green]" if diff < AGREEMENT_TOLERANCE else "[bold red]DISAGREE[/bold red]"
-    )
-    console.print(f"exact ⟨Z⟩ qcalo (complex64) vs Aer: max |Δ| = {diff:.2e} → {verdict}")
-    env = result["environment"]
-    console.print(
-        f"torch {env['torch']} ({env['threads']} threads), qiskit {env['qiskit']}, "
-        f"qiskit-aer {env['qiskit_aer']}, pennylane {env['pennylane'] or 'not installed'}, "
-        f"{env['cpu_count']} CPUs"
-    )
-
-
-def _fmt(value: float | None, suffix: str = "") -> str:
-    if value is None:
-        return "–"
-    return f"{value:.1f}{suffix}" if value >= 10 else f"{value:.2f}{suffix}"
 
 
 def main(

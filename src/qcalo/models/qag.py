@@ -29,9 +29,11 @@ from torch import Tensor
 
 from qcalo.exceptions import ConfigError, ShapeError
 from qcalo.quantum.circuit import Angle, Circuit
-from qcalo.quantum.simulator import SamplingMode, StatevectorSimulator
+from qcalo.quantum.layer import QuantumLayer
+from qcalo.quantum.sampling import SamplingMode
+from qcalo.quantum.simulator import StatevectorSimulator
 
-__all__ = ["ANSATZE", "AnsatzSpec", "PixelCodec", "QAG", "build_qag_circuit"]
+__all__ = ["ANSATZE", "QAG", "AnsatzSpec", "PixelCodec", "build_qag_circuit"]
 
 
 # -- ansätze ---------------------------------------------------------------------------
@@ -226,8 +228,12 @@ class PixelCodec:
 
 
 # -- the model --------------------------------------------------------------------------
-class QAG:
-    """A Quantum Angle Generator over ``n_pixels`` qubits.
+class QAG(torch.nn.Module):
+    """A Quantum Angle Generator over ``n_pixels`` qubits (a ``torch.nn.Module``).
+
+    The circuit runs in a :class:`~qcalo.quantum.layer.QuantumLayer` (``self.layer``) whose
+    ``weight`` is the model's one parameter; :meth:`sample_z` also takes explicit weights
+    (the trainers own theirs).
 
     Args:
         n_pixels: pixels per image = qubits.
@@ -237,6 +243,8 @@ class QAG:
         shots: shots per image for ⟨Z⟩ estimates; ``None`` for exact expectation values.
         sampling: ``"joint"`` (full bitstrings, as hardware) or ``"marginal"``.
         dtype: simulator precision (complex64 trains ~2× faster than complex128).
+        backend: the layer's engine: ``"auto"``, ``"torch"`` or ``"native"``.
+        seed: seeds the module's own initial weights (:meth:`init_weights`).
 
     Example:
         >>> qag = QAG(8, "clic8", sigma2=0.5, shots=2048)
@@ -256,7 +264,10 @@ class QAG:
         shots: int | None = 2048,
         sampling: SamplingMode = "joint",
         dtype: torch.dtype = torch.complex64,
+        backend: str = "auto",
+        seed: int = 0,
     ) -> None:
+        super().__init__()
         if not (isinstance(sigma2, (int, float)) and math.isfinite(sigma2) and sigma2 > 0):
             raise ConfigError(f"sigma2={sigma2!r}; the randomizing angles need a variance > 0 (the seed uses 0.5)")
         if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0):
@@ -265,9 +276,27 @@ class QAG:
         self.n_pixels = n_pixels
         self.ansatz = ansatz
         self.sigma = math.sqrt(sigma2)
-        self.shots = shots
-        self.sampling = sampling
-        self.simulator = StatevectorSimulator(self.circuit, dtype=dtype)
+        self.layer = QuantumLayer(
+            self.circuit, dtype=dtype, backend=backend, shots=shots, sampling=sampling, init_seed=seed
+        )
+
+    @property
+    def shots(self) -> int | None:
+        return self.layer.shots
+
+    @property
+    def sampling(self) -> str:
+        return self.layer.sampling
+
+    @property
+    def simulator(self) -> StatevectorSimulator:
+        """The layer's simulator (``simulator.real_dtype``, ``simulator.expval_z`` …)."""
+        return self.layer.simulator
+
+    @property
+    def real_dtype(self) -> torch.dtype:
+        """dtype of the weights and of ⟨Z⟩ (float32 for complex64)."""
+        return self.layer.real_dtype
 
     @property
     def n_params(self) -> int:
@@ -276,26 +305,38 @@ class QAG:
 
     def random_angles(self, n_images: int, generator: torch.Generator) -> Tensor:
         """The randomizing unitary's angles ``x ~ N(0, σ²)``, shape ``[n_images, n_pixels]``."""
-        return self.sigma * torch.randn(n_images, self.n_pixels, generator=generator, dtype=self.simulator.real_dtype)
+        return self.sigma * torch.randn(
+            n_images, self.n_pixels, generator=generator, dtype=self.real_dtype, device=self.layer.weight.device
+        )
 
-    def sample_z(self, weights: Tensor | np.ndarray, n_images: int, *, generator: torch.Generator, exact: bool = False) -> Tensor:
+    def forward(self, n_images: int, *, generator: torch.Generator, exact: bool = False) -> Tensor:
+        """:meth:`sample_z` with the module's own ``weight``."""
+        return self.sample_z(None, n_images, generator=generator, exact=exact)
+
+    def sample_z(
+        self,
+        weights: Tensor | np.ndarray | None,
+        n_images: int,
+        *,
+        generator: torch.Generator,
+        exact: bool = False,
+    ) -> Tensor:
         """⟨Z⟩ per qubit for ``n_images`` fresh images, ``[n_images, n_pixels]``.
 
-        With shots (and ``exact=False``) the values are shot estimates; they carry the exact
-        expectation's gradient (straight-through), so gradient training sees the same images
-        as gradient-free training.
+        ``weights`` ``[n_params]`` (``None``: the module's own parameter). With shots (and
+        ``exact=False``) the values are shot estimates; they carry the exact expectation's
+        gradient (straight-through), so gradient training sees the same images as
+        gradient-free training.
         """
-        weights = torch.as_tensor(weights, dtype=self.simulator.real_dtype)
+        if weights is None:
+            weights = self.layer.weight
+        else:
+            weights = torch.as_tensor(weights, dtype=self.real_dtype, device=self.layer.weight.device)
         angles = self.random_angles(n_images, generator)
         if self.shots is None or exact:
             # Round-off can put an exact value a few 1e-7 outside [−1, 1].
-            return self.simulator.expval_z(weights, angles).clamp(-1, 1)
-        if not weights.requires_grad:
-            return self.simulator.expval_z(weights, angles, shots=self.shots, generator=generator, sampling=self.sampling)
-        probs = self.simulator.probabilities(weights, angles)
-        z_exact = (probs @ self.simulator.z_signs).clamp(-1, 1)
-        z_shots = self.simulator.expval_from_probabilities(probs, shots=self.shots, generator=generator, sampling=self.sampling)
-        return z_exact + (z_shots - z_exact).detach()
+            return self.layer.evaluate(weights, angles, shots=None).clamp(-1, 1)
+        return self.layer.evaluate(weights, angles, generator=generator)
 
     def init_weights(self, seed: int, *, spread: float = 0.1) -> np.ndarray:
         """Small random angles around 0 (near-identity ansatz), seeded."""

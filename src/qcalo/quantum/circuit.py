@@ -26,30 +26,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qcalo.exceptions import CircuitError
+from qcalo.quantum.gates import GATES
 
 if TYPE_CHECKING:  # qiskit is imported lazily: it costs ~1 s
     from qiskit import QuantumCircuit
     from qiskit.circuit import ParameterVector
 
-__all__ = ["Gate", "AngleSource", "Angle", "Op", "Circuit", "ROTATIONS", "FIXED_1Q", "TWO_QUBIT"]
+__all__ = ["FIXED_1Q", "ROTATIONS", "TWO_QUBIT", "Angle", "AngleSource", "Circuit", "Gate", "Op"]
 
 
-class Gate(StrEnum):
-    """Gates the simulator and the Qiskit bridge understand."""
+Gate = StrEnum("Gate", [(name.upper(), name) for name in GATES])
+Gate.__doc__ = "Gate names the simulator and the Qiskit bridge understand (from :data:`~qcalo.quantum.gates.GATES`)."
 
-    RX = "rx"
-    RY = "ry"
-    RZ = "rz"
-    CNOT = "cnot"
-    CZ = "cz"
-    SX = "sx"
-    X = "x"
-    H = "h"
-
-
-ROTATIONS = frozenset({Gate.RX, Gate.RY, Gate.RZ})
-FIXED_1Q = frozenset({Gate.SX, Gate.X, Gate.H})
-TWO_QUBIT = frozenset({Gate.CNOT, Gate.CZ})
+ROTATIONS = frozenset(Gate(name) for name, spec in GATES.items() if spec.is_rotation)
+FIXED_1Q = frozenset(Gate(name) for name, spec in GATES.items() if spec.n_qubits == 1 and not spec.is_rotation)
+TWO_QUBIT = frozenset(Gate(name) for name, spec in GATES.items() if spec.n_qubits == 2)
 
 
 class AngleSource(StrEnum):
@@ -165,6 +156,10 @@ class Circuit:
         """Controlled-Z (symmetric)."""
         return self.add(Gate.CZ, (a, b))
 
+    def swap(self, a: int, b: int) -> Circuit:
+        """Exchange two qubits."""
+        return self.add(Gate.SWAP, (a, b))
+
     def sx(self, wire: int) -> Circuit:
         """√X."""
         return self.add(Gate.SX, wire)
@@ -205,7 +200,8 @@ class Circuit:
         return [op for op in self.ops if op.angle is not None and op.angle.source is source]
 
     def _check(self, op: Op) -> None:
-        n_wires = 2 if op.gate in TWO_QUBIT else 1
+        spec = GATES[op.gate]
+        n_wires = spec.n_qubits
         if len(op.wires) != n_wires:
             raise CircuitError(f"{op.gate.value} acts on {n_wires} qubit(s), got wires {op.wires}")
         for wire in op.wires:
@@ -215,7 +211,7 @@ class Circuit:
                 )
         if n_wires == 2 and op.wires[0] == op.wires[1]:
             raise CircuitError(f"{op.gate.value} needs two different qubits, got {op.wires}")
-        if (op.gate in ROTATIONS) != (op.angle is not None):
+        if spec.is_rotation != (op.angle is not None):
             raise CircuitError(f"{op.gate.value}: rotations need an angle and fixed gates take none")
 
     # -- Qiskit bridge ----------------------------------------------------------------
@@ -236,12 +232,11 @@ class Circuit:
         inputs = ParameterVector("x", self.n_inputs)
         qc = QuantumCircuit(self.n_qubits)
         for op in self.ops:
-            if op.gate in ROTATIONS:
-                getattr(qc, op.gate.value)(_qiskit_angle(op.angle, weights, inputs), op.wires[0])
-            elif op.gate is Gate.CNOT:
-                qc.cx(*op.wires)
+            add_gate = getattr(qc, GATES[op.gate].qiskit_name)
+            if op.angle is not None:
+                add_gate(_qiskit_angle(op.angle, weights, inputs), op.wires[0])
             else:
-                getattr(qc, op.gate.value)(*op.wires)
+                add_gate(*op.wires)
         if measure:
             qc.measure_all()
         return qc, weights, inputs

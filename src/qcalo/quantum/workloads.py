@@ -25,7 +25,7 @@ from typing import Literal
 from qcalo.exceptions import CircuitError
 from qcalo.quantum.circuit import Angle, Circuit, Gate
 
-__all__ = ["Encoding", "ENCODINGS", "qag_workload", "hybrid_workload", "add_entangling_block"]
+__all__ = ["ENCODINGS", "Encoding", "add_entangling_block", "hybrid_workload", "qag_workload"]
 
 Encoding = Literal["ry", "rx"]
 ENCODINGS: tuple[str, ...] = ("ry", "rx")
