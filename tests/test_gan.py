@@ -136,7 +136,7 @@ def test_max_minutes_stops_at_the_wall_time(subset, tmp_path: Path) -> None:  # 
 def _tiny_yaml(tmp_path: Path, **changes: object) -> Path:
     import yaml
 
-    path = tmp_path / "tiny.yaml"
+    path = tmp_path / f"tiny-{len(list(tmp_path.glob('tiny-*.yaml')))}.yaml"
     values = {**TINY, "critic": {"layers": [16]}, "generator_layers": [8], "subset": "4096:30,65536:30", "window": 1, **changes}
     path.write_text(yaml.safe_dump(values))
     return path
