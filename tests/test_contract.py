@@ -55,13 +55,43 @@ def constant_circuit() -> Circuit:
     return Circuit(3).ry(0, 0.9).h(1).ry(1, Angle.param(0, 0.5)).cnot(0, 2).cz(1, 2).rx(2, Angle.param(1))
 
 
+def gan_showers(model: torch.nn.Module, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """A FastCaloGAN generator on N(0.5, 0.5²) latents and random energy labels."""
+    dtype = next(model.parameters()).dtype
+    z = 0.5 + 0.5 * torch.randn(batch, 10, generator=generator, dtype=dtype)
+    return model(z, torch.rand(batch, 1, generator=generator, dtype=dtype))
+
+
+def gan_scores(model: torch.nn.Module, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """A critic on random non-negative showers: ``[B, 1]``."""
+    dtype = next(model.parameters()).dtype
+    showers = torch.rand(batch, 533, generator=generator, dtype=dtype)
+    return model(showers, torch.rand(batch, 1, generator=generator, dtype=dtype))[:, None]
+
+
+def gan_model(name: str, part: str) -> torch.nn.Module:
+    from qcalo.configs.gan import load_gan_config
+    from qcalo.models.fastcalogan import build_critic, build_generator
+
+    build = build_generator if part == "generator" else build_critic
+    return build(load_gan_config(name), 533, seed=0).double()
+
+
 @dataclass(frozen=True)
 class Case:
-    """``build()`` makes the model; ``run(model, batch, generator)`` gives its output ``[B, width]``."""
+    """``build()`` makes the model; ``run(model, batch, generator)`` gives its output ``[B, width]``.
+
+    ``width`` (default: the last quantum layer's qubits, outputs bounded by 1 as ⟨Z⟩ values) is
+    set for models whose output is not ⟨Z⟩ (a GAN's showers). ``dense_relu``: the model has
+    ReLU-gated dense layers, whose individual weights can be exactly dead at a point; each of
+    their tensors must still receive a nonzero gradient somewhere.
+    """
 
     name: str
     build: Callable[[], torch.nn.Module]
     run: Callable[[torch.nn.Module, int, torch.Generator], torch.Tensor]
+    width: int | None = None
+    dense_relu: bool = False
 
 
 CASES = [
@@ -74,6 +104,9 @@ CASES = [
     Case("mixed-native", lambda: QuantumLayer(mixed_circuit(), dtype=C128, backend="native"), with_inputs),
     Case("mixed-torch", lambda: QuantumLayer(mixed_circuit(), dtype=C128, backend="torch"), with_inputs),
     Case("constant-auto", lambda: QuantumLayer(constant_circuit(), dtype=C128), with_inputs),
+    Case("gan-2x-generator", lambda: gan_model("gan-2x", "generator"), gan_showers, 533, True),
+    Case("gan-2x-three-generator", lambda: gan_model("gan-2x-three", "generator"), gan_showers, 533, True),
+    Case("gan-qcritic-2x-critic", lambda: gan_model("gan-qcritic-2x", "critic"), gan_scores, 1, True),
 ]  # fmt: skip
 
 
@@ -124,9 +157,10 @@ def case(request) -> Case:
 def test_output_shape_and_finite(case: Case) -> None:
     model = randomized(case)
     out = case.run(model, BATCH, seeded(1))
-    assert out.shape == (BATCH, quantum_layers(model)[-1].n_qubits)
+    assert out.shape == (BATCH, case.width or quantum_layers(model)[-1].n_qubits)
     assert bool(torch.isfinite(out).all())
-    assert out.abs().max() <= 1 + 1e-6  # ⟨Z⟩ values
+    if case.width is None or case.name.endswith("critic"):
+        assert out.abs().max() <= 1 + 1e-6  # ⟨Z⟩ values
 
 
 def test_gradients_reach_every_parameter(case: Case) -> None:
@@ -138,6 +172,9 @@ def test_gradients_reach_every_parameter(case: Case) -> None:
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None, f"{case.name}: no gradient reaches {name}"
         assert bool(torch.isfinite(parameter.grad).all()), f"{case.name}: {name} has a non-finite gradient"
+        if case.dense_relu and id(parameter) not in live:
+            assert bool((parameter.grad != 0).any()), f"{case.name}: {name} gets no gradient at all"
+            continue
         mask = live.get(id(parameter), torch.ones(parameter.shape, dtype=torch.bool))
         dead = torch.nonzero(parameter.grad.abs()[mask] < 1e-9).flatten().tolist()
         assert not dead, f"{case.name}: {name} entries {dead} (of the live ones) have zero gradient"

@@ -39,12 +39,19 @@ class CircuitSpec(BaseModel):
 
 
 class CriticSpec(BaseModel):
-    """Classical critic (dense ``layers`` → 1) or quantum (dense ``layers`` → circuit → ⟨Z₀⟩)."""
+    """Classical critic (dense ``layers`` → 1) or quantum (dense ``layers`` → circuit → one ⟨Z⟩).
+
+    ``readout``: which qubit's ⟨Z⟩ is the score. Seed 001 read the first; but Z on qubit 0
+    commutes with every CNOT(0 → i), so with CNOTs running i → i+d that score never sees qubits
+    1…n−1 (only qubit 0's own rotations reach it: the critic judges one of its 10 features).
+    The last qubit is the target of the chain and collects the parity of all of them.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     layers: tuple[int, ...] = (800, 400, 200)
     quantum: CircuitSpec | None = None
+    readout: Literal["first", "last"] = "last"
 
 
 class GANConfig(BaseModel):

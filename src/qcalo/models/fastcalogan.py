@@ -11,7 +11,8 @@ design, placed where it reaches every qubit); ``"head"`` — the label concatena
 next to the showers, as in FastCaloGAN.
 
 Critic: ``[showers, label]`` → dense widths (ReLU) → ``Linear(1)``; or quantum: dense widths →
-``Linear(n_qubits)`` (angles) → circuit → ⟨Z₀⟩ (seed 001's "reverse" generator). A WGAN-GP needs
+``Linear(n_qubits)`` (angles) → circuit → one qubit's ⟨Z⟩ (seed 001's "reverse" generator; the
+last qubit by default, see :class:`~qcalo.configs.gan.CriticSpec` for why not the first). A WGAN-GP needs
 the critic's second derivative, so a quantum critic's layer runs on the ``torch`` engine.
 
 Targets and labels follow FastCaloGAN (``notes/fastcalogan.md`` §2, §4): voxels / E_kin with
@@ -127,11 +128,12 @@ class Critic(nn.Module):
             self.output = _dense(width, n_qubits)  # angles for the circuit's RX encoding
             # torch engine: the gradient penalty differentiates the critic twice.
             self.quantum = _quantum_layer(n_qubits, spec.quantum, conditioning_qubit=False, backend="torch", generator=generator)
+            self.readout = 0 if spec.readout == "first" else n_qubits - 1
 
     def forward(self, showers: Tensor, label: Tensor) -> Tensor:
         score = self.output(self.body(torch.cat([showers, label], dim=1)))
         if self.quantum is not None:
-            score = self.quantum(score)[:, :1].to(showers.dtype)
+            score = self.quantum(score)[:, self.readout : self.readout + 1].to(showers.dtype)
         return score[:, 0]
 
 
