@@ -179,14 +179,13 @@ def test_cli_bad_inputs_are_one_line(tmp_path: Path) -> None:
 
 
 def test_seed_critic_readout_on_qubit_0_is_blind_to_the_other_qubits() -> None:
-    """Z₀ commutes with CNOT(0 → i): the seed's ⟨Z₀⟩ score never sees qubits 1…9; the last qubit does."""
+    """The light cone of ⟨Z₀⟩ through 2 blocks of CNOT(i → i+1) holds qubits 0 and 1 only; the last qubit's holds all."""
     grads = {}
     for readout in ("first", "last"):
         config = load_gan_config("gan-qcritic-2x").model_copy(update={"critic": load_gan_config("gan-qcritic-2x").critic.model_copy(update={"readout": readout})})
         critic = build_critic(config, 533, seed=0)
         critic(torch.rand(6, 533), torch.rand(6, 1)).sum().backward()
         grads[readout] = critic.quantum.weight.grad.abs()
-    # weights of the two RY layers (10 each) and the first RZ layer: only qubit 0's are live with 'first'
-    ry_first_block = grads["first"][:10]
-    assert ry_first_block[0] > 0 and bool((ry_first_block[1:] == 0).all())
-    assert bool((grads["last"][:10] > 0).all())
+    ry_first_block = grads["first"][:10]  # the first block's RY on each qubit
+    assert bool((ry_first_block[:2] > 1e-3).all()) and bool((ry_first_block[2:] < 1e-6).all())  # float32 round-off
+    assert bool((grads["last"][:10] > 1e-4).all())

@@ -42,9 +42,9 @@ class CriticSpec(BaseModel):
     """Classical critic (dense ``layers`` → 1) or quantum (dense ``layers`` → circuit → one ⟨Z⟩).
 
     ``readout``: which qubit's ⟨Z⟩ is the score. Seed 001 read the first; but Z on qubit 0
-    commutes with every CNOT(0 → i), so with CNOTs running i → i+d that score never sees qubits
-    1…n−1 (only qubit 0's own rotations reach it: the critic judges one of its 10 features).
-    The last qubit is the target of the chain and collects the parity of all of them.
+    commutes with every CNOT(0 → i), and CNOTs only run i → i+d, so the light cone of ⟨Z₀⟩
+    through r blocks holds qubits 0 … (r−1)·d only: the 2x critic judges 2 of its 10 features
+    (tested). The last qubit is the target of the chain and its light cone holds all of them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
