@@ -15,13 +15,13 @@ from qcalo.report.plots import (
 )
 
 __all__ = [
-    "REAL_COLOR",
     "GEN_COLOR",
-    "LABEL_REAL",
     "LABEL_GEN",
-    "read_metrics_csv",
-    "plot_loss_curves",
-    "plot_energy_sum",
+    "LABEL_REAL",
+    "REAL_COLOR",
     "plot_correlation_matrices",
+    "plot_energy_sum",
+    "plot_loss_curves",
     "plot_pixel_distributions",
+    "read_metrics_csv",
 ]

@@ -14,9 +14,9 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from qcalo.report.plots import _DENSITY_LABEL, _STYLE, _draw_pair_histograms, _new_figure, _save_png
+from qcalo.report.style import DENSITY_LABEL, STYLE, draw_pair_histograms, new_figure, save_png
 
-__all__ = ["plot_etot_by_energy", "plot_chi2_curves"]
+__all__ = ["plot_chi2_curves", "plot_etot_by_energy"]
 
 
 def plot_etot_by_energy(
@@ -31,39 +31,36 @@ def plot_etot_by_energy(
     title: str = "",
 ) -> Path:
     """One panel per incident energy: unit-area E_tot histograms and χ²/NDF in the legend."""
-    from qcalo.metrics.etot_chi2 import etot_chi2, etot_edges
+    from qcalo.metrics.etot_chi2 import etot_chi2, etot_histograms
 
     energies = sorted(float(e) for e in np.unique(reference_energies))
     columns = min(3, len(energies))
     rows = math.ceil(len(energies) / columns)
-    with matplotlib.rc_context(_STYLE):
-        figure = _new_figure((4.6 * columns, 3.8 * rows), layout="constrained")
+    with matplotlib.rc_context(STYLE):
+        figure = new_figure((4.6 * columns, 3.8 * rows), layout="constrained")
         axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
         for axis, energy in zip(axes, energies, strict=False):
             ref = reference_etot_mev[np.isclose(reference_energies, energy)]
             gen = generated_etot_mev[np.isclose(generated_energies, energy)]
-            edges = etot_edges(ref)
-            clip = lambda v: np.clip(v / 1000.0, edges[0], edges[-1])  # noqa: E731 - GeV, folded
+            edges, gen_counts, ref_counts = etot_histograms(gen, ref)  # GeV, overflow folded in
             chi2, ndf = etot_chi2(gen, ref)
-            handles = _draw_pair_histograms(
-                axis, edges, np.histogram(clip(ref), edges)[0], np.histogram(clip(gen), edges)[0], label_real, label_gen
-            )
+            handles = draw_pair_histograms(axis, edges, ref_counts, gen_counts, label_real, label_gen)
             axis.legend(handles=handles, title=f"χ²/NDF = {chi2:.0f}/{ndf} = {chi2 / max(ndf, 1):.2f}", loc="upper left")
             axis.set_title(f"E_inc = {energy / 1000:g} GeV  (n = {len(ref)} / {len(gen)})")
             axis.set_xlabel("E_tot [GeV]")
-            axis.set_ylabel(_DENSITY_LABEL)
+            axis.set_ylabel(DENSITY_LABEL)
             axis.set_ylim(0, axis.get_ylim()[1] * 1.35)
         for axis in axes[len(energies) :]:
             axis.set_visible(False)
         if title:
             figure.suptitle(title)
-        return _save_png(figure, out)
+        return save_png(figure, out)
 
 
 def plot_chi2_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: Path | str, *, x_label: str = "iteration") -> Path:
     """χ²/NDF (all energies, log scale) against iteration (or seconds) for several runs."""
-    with matplotlib.rc_context(_STYLE):
-        figure = _new_figure((7.0, 4.4), layout="constrained")
+    with matplotlib.rc_context(STYLE):
+        figure = new_figure((7.0, 4.4), layout="constrained")
         axis = figure.subplots()
         for label, (x, chi2) in curves.items():
             line = axis.plot(x, chi2, lw=1.2, label=label)[0]
@@ -73,4 +70,4 @@ def plot_chi2_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: P
         axis.set_xlabel(x_label)
         axis.set_ylabel("E_tot χ²/NDF (all energies)")
         axis.legend(title="dot: best checkpoint")
-        return _save_png(figure, out)
+        return save_png(figure, out)
