@@ -30,6 +30,7 @@ run: $(STAMP)
 	$(VENV)/bin/qcalo table $(RUNS)/qag-adam $(RUNS)/qag-table1
 
 test: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -26,7 +26,7 @@ def _gaussian_data(rng: np.random.Generator, n: int = 3000) -> SimpleNamespace:
     mean = np.array([0.1, 0.2, 0.15, 0.05])
     root = rng.normal(0, 0.02, (4, 4))
     cov = root @ root.T + 1e-4 * np.eye(4)
-    draw = lambda size: rng.multivariate_normal(mean, cov, size)  # noqa: E731
+    draw = lambda size: rng.multivariate_normal(mean, cov, size)
     return SimpleNamespace(train=draw(n), val=draw(n), test=draw(n), source="synthetic", mean=mean, cov=cov, draw=draw)
 
 

@@ -27,7 +27,7 @@ TINY = {"latent_dim": 4, "generator_layers": (8,), "critic": {"layers": (16,)}, 
 
 
 @pytest.fixture(scope="module")
-def subset():  # noqa: ANN201
+def subset():
     return synthetic_pion_subset(None, energies=(4096.0, 65536.0), counts=40, seed=1)
 
 
@@ -100,7 +100,7 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("quantum", [None, {"rz": True, "repetitions": 2}])
-def test_training_scores_checkpoints_and_resumes_bit_identically(subset, tmp_path: Path, quantum) -> None:  # noqa: ANN001
+def test_training_scores_checkpoints_and_resumes_bit_identically(subset, tmp_path: Path, quantum) -> None:
     config = GANConfig(**TINY, quantum=quantum, conditioning="head")
     straight = tmp_path / "straight"
     straight.mkdir()
@@ -113,20 +113,20 @@ def test_training_scores_checkpoints_and_resumes_bit_identically(subset, tmp_pat
     halves.mkdir()
     train_gan(config.model_copy(update={"iterations": 3}), subset.part("train"), subset.part("val"), halves)
     train_gan(config, subset.part("train"), subset.part("val"), halves, resume=True)
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert strip(_rows(halves)) == strip(_rows(straight))
     a, b = (torch.load(d / "latest.pt", weights_only=False)["trainer"]["generator"] for d in (straight, halves))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_quantum_critic_trains_with_its_gradient_penalty(subset, tmp_path: Path) -> None:  # noqa: ANN001
+def test_quantum_critic_trains_with_its_gradient_penalty(subset, tmp_path: Path) -> None:
     """The penalty differentiates the critic twice: the circuit runs on the torch engine."""
     config = GANConfig(**{**TINY, "critic": {"layers": (16,), "quantum": {"repetitions": 1, "backend": "torch"}}}, quantum=None)
     result = train_gan(config, subset.part("train"), subset.part("val"), tmp_path)
     assert result.iterations == 6 and all(math.isfinite(float(r["loss_d"])) for r in _rows(tmp_path))
 
 
-def test_max_minutes_stops_at_the_wall_time(subset, tmp_path: Path) -> None:  # noqa: ANN001
+def test_max_minutes_stops_at_the_wall_time(subset, tmp_path: Path) -> None:
     config = GANConfig(**{**TINY, "iterations": 10_000, "checkpoint_every": 5000}, quantum=None)
     result = train_gan(config, subset.part("train"), subset.part("val"), tmp_path, max_minutes=1e-4)
     assert result.iterations < 10_000 and "wall-time" in result.stop_reason

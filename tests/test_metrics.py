@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -21,12 +22,12 @@ from qcalo.metrics import (
     median_distance,
     mmd,
     mmd_repeated,
-    ratio_with_error,
-    standard_error,
     mmd_unbiased,
     pearson_matrix,
+    ratio_with_error,
     reduced_chi2,
     separation_power,
+    standard_error,
 )
 
 CLIC8_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8"
@@ -68,7 +69,7 @@ def test_mmd_is_symmetric_and_nonnegative():
 def test_mmd_hand_computed_single_kernel():
     """x = {0, 1}, y = {3}, s = 2: the V-statistic written out by hand."""
     x, y = np.array([[0.0], [1.0]]), np.array([[3.0]])
-    kernel = lambda sq_dist: math.exp(-sq_dist / (2 * 2.0))  # noqa: E731
+    kernel = lambda sq_dist: math.exp(-sq_dist / (2 * 2.0))
     expected = (
         (2 * kernel(0) + 2 * kernel(1)) / 4 + kernel(0) - 2 * (kernel(9) + kernel(4)) / 2
     )
@@ -86,7 +87,7 @@ def test_mmd_averages_over_kernels():
 def test_mmd_unbiased_hand_computed():
     """x = {0, 1}, y = {3, 5}, s = 1: within-sample means skip the diagonal."""
     x, y = np.array([[0.0], [1.0]]), np.array([[3.0], [5.0]])
-    kernel = lambda sq_dist: math.exp(-sq_dist / 2.0)  # noqa: E731
+    kernel = lambda sq_dist: math.exp(-sq_dist / 2.0)
     expected = kernel(1) + kernel(4) - 2 * (kernel(9) + kernel(25) + kernel(4) + kernel(16)) / 4
     assert mmd_unbiased(x, y, scale=1.0, multipliers=(1.0,)) == pytest.approx(expected, rel=1e-13)
 
@@ -105,7 +106,7 @@ def test_mmd_grows_with_a_mean_shift():
     x = _gaussian(200)
     values = [mmd(x, _gaussian(200, seed=7, shift=shift), scale=4.0)
               for shift in (0.0, 0.5, 1.0, 2.0, 4.0)]
-    assert all(a < b for a, b in zip(values, values[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(values))
 
 
 def test_mmd_numpy_and_torch_agree_and_return_types():

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_text", "write_json", "remove_stale_temps", "TEMP_SUFFIX"]
+__all__ = ["TEMP_SUFFIX", "atomic_path", "remove_stale_temps", "write_json", "write_text"]
 
 TEMP_SUFFIX = ".tmp"
 

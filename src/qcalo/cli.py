@@ -12,8 +12,8 @@ from qcalo.cli_bench import bench_app
 from qcalo.cli_data import data_app
 from qcalo.cli_gan import train_gan_command
 from qcalo.cli_generate import generate
-from qcalo.cli_table import table
 from qcalo.cli_qag import evaluate, train_app
+from qcalo.cli_table import table
 
 app = typer.Typer(
     name="qcalo",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,13 +14,13 @@ __all__ = ["train_gan_command"]
 def train_gan_command(
     config: Path = typer.Option(Path("gan-2x"), "--config", "-c", help="YAML config, or a packaged name (gan-2x, gan-classical, … see `qcalo/configs/gan-*.yaml`)."),
     out: Path = typer.Option(Path("runs/gan"), "--out", "-o", help="Run directory to create (or resume)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="A CaloChallenge dataset-1 file (dataset_1_pions_1.hdf5); without it, qcalo's synthetic pion stand-in."),
-    subset: Optional[str] = typer.Option(None, help="single, three, or E1:n1,E2:n2 (MeV:events)."),
-    iterations: Optional[int] = typer.Option(None, help="Generator iterations."),
-    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Iterations between scored checkpoints."),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop at this wall time (compare models at equal time)."),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="A finished reference run: its ⟨χ²⟩ over this run's best window."),
-    seed: Optional[int] = typer.Option(None, help="Seed of everything random in the run."),
+    data: Path | None = typer.Option(None, "--data", help="A CaloChallenge dataset-1 file (dataset_1_pions_1.hdf5); without it, qcalo's synthetic pion stand-in."),
+    subset: str | None = typer.Option(None, help="single, three, or E1:n1,E2:n2 (MeV:events)."),
+    iterations: int | None = typer.Option(None, help="Generator iterations."),
+    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Iterations between scored checkpoints."),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", help="Stop at this wall time (compare models at equal time)."),
+    reference: Path | None = typer.Option(None, "--reference", help="A finished reference run: its ⟨χ²⟩ over this run's best window."),
+    seed: int | None = typer.Option(None, help="Seed of everything random in the run."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run in --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -61,7 +60,7 @@ class _Progress:
     def __init__(self, total: int, quiet: bool) -> None:
         self.total, self.quiet, self.bar = total, quiet, None
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         if self.quiet:
             return None
         from tqdm.auto import tqdm

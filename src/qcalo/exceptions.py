@@ -7,12 +7,12 @@ They subclass ``ValueError`` (bad input) so callers that already catch it keep w
 from __future__ import annotations
 
 __all__ = [
-    "QcaloError",
-    "CircuitError",
-    "ShapeError",
-    "DatasetError",
-    "ConfigError",
     "CheckpointError",
+    "CircuitError",
+    "ConfigError",
+    "DatasetError",
+    "QcaloError",
+    "ShapeError",
 ]
 
 

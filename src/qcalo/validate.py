@@ -12,7 +12,7 @@ import numbers
 
 from qcalo.exceptions import ConfigError, QcaloError
 
-__all__ = ["positive_int", "nonnegative_int", "finite_float", "positive_float", "int_in_range"]
+__all__ = ["finite_float", "int_in_range", "nonnegative_int", "positive_float", "positive_int"]
 
 
 def _is_int(value: object) -> bool:

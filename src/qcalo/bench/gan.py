@@ -91,7 +91,7 @@ def run_gan_bench(*, iterations: int = 30, warmup: int = 5, threads: int = 1, pe
     t_q, t_c, t_p = seconds["qcalo_2x"], seconds["classical_twin"], seconds["pennylane_2x"]
     return {
         "settings": {"iterations": iterations, "warmup": warmup, "threads": threads, "batch": quantum_config.batch_size,
-                     "critic_steps": quantum_config.critic_steps, "qubits": quantum_config.latent_dim},  # fmt: skip
+                     "critic_steps": quantum_config.critic_steps, "qubits": quantum_config.latent_dim},
         "seconds_per_iteration": seconds,
         "seconds_per_1000_showers": {"qcalo_2x": generation_quantum, "classical_twin": generation_classical},
         "quantum_over_classical_step_ratio": t_q / t_c,

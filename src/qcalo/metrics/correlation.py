@@ -8,7 +8,7 @@ import torch
 from qcalo.exceptions import ShapeError
 from qcalo.metrics.images import ImageBatch, _as_events_pair, _as_events_tensor, _to_output
 
-__all__ = ["pearson_matrix", "correlation_loss"]
+__all__ = ["correlation_loss", "pearson_matrix"]
 
 
 def pearson_matrix(x: ImageBatch) -> np.ndarray | torch.Tensor:

@@ -21,10 +21,10 @@ from qcalo.metrics.images import ImageBatch, _as_events_pair
 
 __all__ = [
     "chi2_ww",
-    "reduced_chi2",
     "energy_sum_chi2",
-    "separation_power",
     "energy_sum_separation",
+    "reduced_chi2",
+    "separation_power",
 ]
 
 _SEPARATION_EPSILON = 1e-16

@@ -15,7 +15,7 @@ import torch
 
 from qcalo.exceptions import QcaloError, ShapeError
 
-__all__ = ["ImageBatch", "mean_squared_error", "energy_sum"]
+__all__ = ["ImageBatch", "energy_sum", "mean_squared_error"]
 
 ImageBatch: TypeAlias = np.ndarray | torch.Tensor
 """Events × features array, shape ``[n_events, n_pixels]``, numpy or torch."""

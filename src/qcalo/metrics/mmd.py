@@ -34,10 +34,10 @@ __all__ = [
     "MMD_MULTIPLIERS",
     "median_distance",
     "mmd",
-    "mmd_unbiased",
     "mmd_repeated",
-    "standard_error",
+    "mmd_unbiased",
     "ratio_with_error",
+    "standard_error",
 ]
 
 MMD_MULTIPLIERS: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)

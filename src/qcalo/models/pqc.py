@@ -20,7 +20,7 @@ import math
 
 from qcalo.quantum.circuit import Angle, Circuit
 
-__all__ = ["fastcaloq_circuit", "cnot_pairs", "parity_sets"]
+__all__ = ["cnot_pairs", "fastcaloq_circuit", "parity_sets"]
 
 
 def cnot_pairs(n_qubits: int, offsets: tuple[int, ...]) -> list[tuple[int, int]]:

@@ -35,11 +35,10 @@ import torch
 
 from qcalo.atomic import atomic_path, write_json
 from qcalo.configs.gan import GANConfig
-from qcalo.data.calochallenge import Ds1Data
-from qcalo.data.calochallenge import kinetic_energy
+from qcalo.data.calochallenge import Ds1Data, kinetic_energy
 from qcalo.models.fastcalogan import build_critic, build_generator, energy_label
 
-__all__ = ["score_showers", "GanTrainResult", "generate_showers", "train_gan", "score_generator"]
+__all__ = ["GanTrainResult", "generate_showers", "score_generator", "score_showers", "train_gan"]
 
 
 @dataclass(frozen=True)
@@ -222,7 +221,7 @@ def train_gan(
         elapsed_before, best = state["elapsed_seconds"], state["best"]
         _truncate_rows(run_dir / "chi2.csv", trainer.iteration)
     started = time.perf_counter()
-    seconds = lambda: elapsed_before + time.perf_counter() - started  # noqa: E731
+    seconds = lambda: elapsed_before + time.perf_counter() - started
     stop_reason = f"{config.iterations} iterations done"
     losses: list[tuple[float, float]] = []
     while trainer.iteration < config.iterations:

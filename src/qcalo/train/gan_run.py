@@ -26,7 +26,7 @@ import numpy as np
 from qcalo.configs.gan import GANConfig
 from qcalo.exceptions import CheckpointError, ConfigError
 
-__all__ = ["load_gan_data", "run_gan", "evaluate_gan", "read_chi2_csv", "parse_subset"]
+__all__ = ["evaluate_gan", "load_gan_data", "parse_subset", "read_chi2_csv", "run_gan"]
 
 
 def parse_subset(text: str) -> tuple[str | None, tuple[float, ...] | None, tuple[int, ...] | None]:
@@ -86,7 +86,13 @@ def run_gan(
     """Train (or resume) a GAN in ``out``, then select and score; returns the summary."""
     from qcalo.atomic import write_json
     from qcalo.train.gan import train_gan
-    from qcalo.train.rundir import data_fingerprint, environment_record, open_run, read_json, save_config
+    from qcalo.train.rundir import (
+        data_fingerprint,
+        environment_record,
+        open_run,
+        read_json,
+        save_config,
+    )
 
     if max_minutes is not None and not (math.isfinite(max_minutes) and max_minutes > 0):
         raise ConfigError(f"--max-minutes {max_minutes}; use a number of minutes > 0")
@@ -178,7 +184,7 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
         "max_iteration": int(table["iteration"][-1]),
         "test_chi2_ndf": test["all"],
         "test_chi2_ndf_per_energy": {k: v for k, v in test.items() if k != "all"},
-        "n_test": int(len(subset.test_energies)),
+        "n_test": len(subset.test_energies),
         "checkpoints": len(table["iteration"]),
         "figures": ["etot.png"],
     }

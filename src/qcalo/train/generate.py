@@ -10,7 +10,7 @@ attributes. The file appears only when complete (written to a temp file, then re
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from qcalo.atomic import atomic_path
@@ -38,7 +38,6 @@ def write_generated(
     """
     import h5py
 
-
     from qcalo import __version__
     from qcalo.train.evaluate import generate_images
     from qcalo.train.rundir import read_json, run_lock
@@ -56,23 +55,22 @@ def write_generated(
         environment = read_json(run_dir / "environment.json") if (run_dir / "environment.json").is_file() else {}
         config_text = (run_dir / "config.yaml").read_text()
         showers = generate_images(run_dir, n_showers, seed=seed, progress=progress)
-    with atomic_path(out) as tmp:
-        with h5py.File(tmp, "w") as handle:
-            handle.create_dataset("x", data=showers, compression="gzip", compression_opts=4, shuffle=True)
-            handle.attrs.update(
-                {
-                    "generator": "qcalo QAG",
-                    "qcalo_version": __version__,
-                    "run_dir": str(run_dir.resolve()),
-                    "seed": seed,
-                    "n_showers": n_showers,
-                    "n_pixels": showers.shape[1],
-                    "units": "pixel = mean layer energy in GeV / 50 (CLIC recipe)",
-                    "trained_on_source": str(environment.get("data_source", "unknown")),
-                    "trained_on_location": str(environment.get("data_location", "unknown")),
-                    "config_yaml": config_text,
-                    "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                }
-            )
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
+        handle.create_dataset("x", data=showers, compression="gzip", compression_opts=4, shuffle=True)
+        handle.attrs.update(
+            {
+                "generator": "qcalo QAG",
+                "qcalo_version": __version__,
+                "run_dir": str(run_dir.resolve()),
+                "seed": seed,
+                "n_showers": n_showers,
+                "n_pixels": showers.shape[1],
+                "units": "pixel = mean layer energy in GeV / 50 (CLIC recipe)",
+                "trained_on_source": str(environment.get("data_source", "unknown")),
+                "trained_on_location": str(environment.get("data_location", "unknown")),
+                "config_yaml": config_text,
+                "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
 
     return out
