@@ -17,12 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -147,28 +145,6 @@ def load_qag_config(path: Path | str | None = None, **overrides: Any) -> QAGConf
     Raises:
         ConfigError: unreadable file or an invalid value — one line naming the field.
     """
-    path = Path(path) if path is not None else default_config_path()
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found; pass an existing YAML file")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
-    if bad_keys := [k for k in values if not isinstance(k, str)]:
-        raise ConfigError(f"{path}: setting names must be words, got {bad_keys!r}")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    values.update(given)
-    try:
-        return QAGConfig(**values)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "config"
-        where = "command-line option" if field in given else str(path)
-        if first["type"] == "value_error":  # our validators' own line names the value already
-            cause = first.get("ctx", {}).get("error")
-            message = str(cause) if cause is not None else first["msg"]
-            named = field == "config" or message.startswith(f"{field}=")
-            raise ConfigError(f"{where}: {message}" if named else f"{where}: {field}: {message}") from None
-        raise ConfigError(f"{where}: {field}: {first['msg']} (got {first.get('input')!r})") from None
+    from qcalo.configs.loading import validated
+
+    return validated(QAGConfig, Path(path) if path is not None else default_config_path(), overrides)

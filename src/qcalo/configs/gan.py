@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qcalo.exceptions import ConfigError
 
@@ -108,16 +107,6 @@ def load_gan_config(path: Path | str, **overrides: Any) -> GANConfig:
         path = packaged if packaged.is_file() else path
     if not path.is_file():
         raise ConfigError(f"config file {path} not found; pass a YAML file or a packaged name (see qcalo/configs/gan-*.yaml)")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return GANConfig(**values)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "config"
-        raise ConfigError(f"{path}: {field}: {first['msg']} (got {first.get('input')!r})") from None
+    from qcalo.configs.loading import validated
+
+    return validated(GANConfig, path, overrides)

@@ -32,7 +32,9 @@ import numpy as np
 import numpy.typing as npt
 
 from qcalo.atomic import atomic_path
+from qcalo.data._messages import one_line
 from qcalo.data.calochallenge_geometry import get_geometry
+from qcalo.data.download import download_failure
 from qcalo.data.paths import resolve_data_dir
 from qcalo.exceptions import ConfigError, DatasetError
 
@@ -144,7 +146,7 @@ def read_ds1(path: str | Path, particle: str = "pions", *, dtype: Any = np.float
             showers = _read_dataset(handle, path, "showers", dtype)
     except OSError as error:
         raise DatasetError(
-            f"{path}: not a readable HDF5 file ({_one_line(error)}); {_FIX_READ}"
+            f"{path}: not a readable HDF5 file ({one_line(error, limit=160)}); {_FIX_READ}"
         ) from error
     energies = _check_arrays(energies, showers, key, where=str(path))
     return Ds1Data(incident_energies=energies, showers=showers, particle=key)
@@ -241,11 +243,6 @@ def _check_arrays(energies: np.ndarray, showers: np.ndarray, particle: str, *, w
     return energies
 
 
-def _one_line(error: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # ----------------------------------------------------------------------------- download
 
 
@@ -310,7 +307,7 @@ def download_calochallenge(
                 "nothing was kept, re-download or check --base-url"
             ) from error
         except OSError as error:  # requests' errors subclass OSError, as do disk errors
-            raise DatasetError(f"cannot download {url} ({_reason(error)}); {_FIX_URL}") from error
+            raise DatasetError(f"cannot download {url} ({download_failure(error)}); {_FIX_URL}") from error
         finally:
             logger.setLevel(level)
         if known_hash is None:
@@ -365,17 +362,3 @@ def _progress_bar(total: int, done: int, label: str, enabled: bool) -> Any:
         return None
     return tqdm(total=total or None, initial=done, unit="B", unit_scale=True, desc=label,
                 leave=True)
-
-
-def _reason(error: OSError) -> str:
-    """Short cause of a failed download: HTTP status, connection failure, or the message."""
-    import requests
-
-    response = getattr(error, "response", None)
-    if isinstance(error, requests.HTTPError) and response is not None:
-        return f"HTTP {response.status_code} {response.reason}"
-    if isinstance(error, requests.Timeout):
-        return "timed out"
-    if isinstance(error, requests.ConnectionError):
-        return "could not connect"
-    return _one_line(error)

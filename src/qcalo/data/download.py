@@ -22,7 +22,7 @@ from qcalo.data.clic_catalogue import CLIC
 from qcalo.data.paths import resolve_data_dir
 from qcalo.exceptions import ConfigError, DatasetError
 
-__all__ = ["DATASETS", "download_clic8", "download_file", "file_sha256"]
+__all__ = ["DATASETS", "download_clic8", "download_failure", "download_file", "file_sha256"]
 
 DATASETS = tuple(CLIC.dataset_name(n) for n in CLIC.published_sha256)
 """Names accepted by ``qcalo data download`` (``("clic8",)``)."""
@@ -94,7 +94,7 @@ def download_file(
         raise
     except OSError as error:  # requests' errors subclass OSError, as do disk errors
         _remove_unverified(target, expected)
-        raise DatasetError(f"cannot download {url} ({_reason(error)}); {_FIX_URL}") from error
+        raise DatasetError(f"cannot download {url} ({download_failure(error)}); {_FIX_URL}") from error
     return target
 
 
@@ -134,7 +134,7 @@ def _remove_unverified(target: Path, expected: str) -> None:
         target.unlink()
 
 
-def _reason(error: OSError) -> str:
+def download_failure(error: OSError) -> str:
     """Short cause of a failed download: HTTP status, connection failure, or the message."""
     import requests  # pooch's HTTP client
 
