@@ -16,7 +16,7 @@ from qcalo.quantum.simulator import StatevectorSimulator
 from tests.conftest import make_random_circuit
 
 pytest.importorskip("qiskit_aer")
-from qcalo.quantum.noise_aer import AerNoisyRunner  # noqa: E402
+from qcalo.quantum.noise_aer import AerNoisyRunner
 
 TOL = 1e-6
 SCALES = (0.0, 0.5, 1.0, 2.0)
@@ -24,7 +24,9 @@ SCALES = (0.0, 0.5, 1.0, 2.0)
 
 def _weights_inputs(circuit: Circuit, batch: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.normal(0, 1.0, circuit.n_params), rng.normal(0, math.sqrt(0.5), (batch, circuit.n_inputs))
+    return rng.normal(0, 1.0, circuit.n_params), rng.normal(
+        0, math.sqrt(0.5), (batch, circuit.n_inputs)
+    )
 
 
 def _qcalo_and_aer(circuit: Circuit, x: float, batch: int, seed: int, **options: object) -> tuple:
@@ -35,7 +37,9 @@ def _qcalo_and_aer(circuit: Circuit, x: float, batch: int, seed: int, **options:
 
 
 @pytest.mark.parametrize("x", SCALES)
-@pytest.mark.parametrize(("n_qubits", "ansatz", "layers"), [(3, "clic8", 1), (4, "hea", 2), (4, "mera-up", 1)])
+@pytest.mark.parametrize(
+    ("n_qubits", "ansatz", "layers"), [(3, "clic8", 1), (4, "hea", 2), (4, "mera-up", 1)]
+)
 def test_small_qag_circuits_equal_aer(x: float, n_qubits: int, ansatz: str, layers: int) -> None:
     circuit = build_qag_circuit(n_qubits, ansatz, layers)
     sim, weights, inputs, aer = _qcalo_and_aer(circuit, x, batch=6, seed=n_qubits + int(10 * x))
@@ -44,14 +48,18 @@ def test_small_qag_circuits_equal_aer(x: float, n_qubits: int, ansatz: str, laye
     np.testing.assert_allclose(probs, aer, atol=TOL)
     aer_z = aer @ sim.z_signs.numpy()
     np.testing.assert_allclose(sim.expval_z(weights, inputs).numpy(), aer_z, atol=TOL)  # Heisenberg
-    np.testing.assert_allclose(sim.expval_z(weights, inputs[:2]).numpy(), aer_z[:2], atol=TOL)  # forward
+    np.testing.assert_allclose(
+        sim.expval_z(weights, inputs[:2]).numpy(), aer_z[:2], atol=TOL
+    )  # forward
 
 
 @pytest.mark.parametrize("x", SCALES)
 def test_eight_qubit_qag_equals_aer(x: float) -> None:
     circuit = build_qag_circuit(8, "clic8", 2)
     sim, weights, inputs, aer = _qcalo_and_aer(circuit, x, batch=8, seed=8)
-    np.testing.assert_allclose(sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL)
+    np.testing.assert_allclose(
+        sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL
+    )
     if x == 1.0:
         np.testing.assert_allclose(sim.probabilities(weights, inputs).numpy(), aer, atol=TOL)
 
@@ -61,14 +69,25 @@ def test_random_circuit_with_routing_and_late_inputs_equals_aer() -> None:
     sim, weights, inputs, aer = _qcalo_and_aer(circuit, 1.5, batch=5, seed=1, readout="target")
     assert circuit.n_inputs > 0
     np.testing.assert_allclose(sim.probabilities(weights, inputs).numpy(), aer, atol=TOL)
-    np.testing.assert_allclose(sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL)
+    np.testing.assert_allclose(
+        sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL
+    )
 
 
 def test_input_after_entangler_falls_back_to_forward_and_still_equals_aer() -> None:
-    circuit = Circuit(3).ry(0, Angle.input(0)).cnot(0, 1).rx(1, Angle.input(1)).cnot(1, 2).ry(2, Angle.param(0))
+    circuit = (
+        Circuit(3)
+        .ry(0, Angle.input(0))
+        .cnot(0, 1)
+        .rx(1, Angle.input(1))
+        .cnot(1, 2)
+        .ry(2, Angle.param(0))
+    )
     sim, weights, inputs, aer = _qcalo_and_aer(circuit, 2.0, batch=5, seed=2, readout_error=False)
     assert not sim.heisenberg
-    np.testing.assert_allclose(sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL)
+    np.testing.assert_allclose(
+        sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL
+    )
 
 
 def test_noiseless_scale_equals_the_statevector_simulator() -> None:
@@ -76,10 +95,17 @@ def test_noiseless_scale_equals_the_statevector_simulator() -> None:
     weights, inputs = (torch.tensor(a) for a in _weights_inputs(circuit, 7, 3))
     ideal = StatevectorSimulator(circuit, backend="torch")
     noisy = DensityMatrixSimulator(circuit, noise_scale=0.0)
-    np.testing.assert_allclose(noisy.expval_z(weights, inputs), ideal.expval_z(weights, inputs), atol=1e-12)
-    np.testing.assert_allclose(noisy.probabilities(weights, inputs), ideal.probabilities(weights, inputs), atol=1e-12)
+    np.testing.assert_allclose(
+        noisy.expval_z(weights, inputs), ideal.expval_z(weights, inputs), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        noisy.probabilities(weights, inputs), ideal.probabilities(weights, inputs), atol=1e-12
+    )
     # and noise is not a no-op: x = 1 moves ⟨Z⟩ by about the notes' 0.026 on average
-    shift = (DensityMatrixSimulator(circuit, noise_scale=1.0).expval_z(weights, inputs) - ideal.expval_z(weights, inputs)).abs()
+    shift = (
+        DensityMatrixSimulator(circuit, noise_scale=1.0).expval_z(weights, inputs)
+        - ideal.expval_z(weights, inputs)
+    ).abs()
     assert 1e-3 < float(shift.mean()) < 0.2
 
 
@@ -109,10 +135,20 @@ def test_shots_agree_with_aer_counts_within_three_sigma() -> None:
     assert np.any(np.abs(aer_z - no_readout) > bound)
     for sampling in ("joint", "marginal"):
         generator = torch.Generator().manual_seed(3)
-        z = sim.expval_z(torch.tensor(weights), torch.tensor(inputs), shots=shots, generator=generator, sampling=sampling)
+        z = sim.expval_z(
+            torch.tensor(weights),
+            torch.tensor(inputs),
+            shots=shots,
+            generator=generator,
+            sampling=sampling,
+        )
         assert np.all(np.abs(z.numpy() - exact) < bound)
         again = sim.expval_z(
-            torch.tensor(weights), torch.tensor(inputs), shots=shots, generator=torch.Generator().manual_seed(3), sampling=sampling
+            torch.tensor(weights),
+            torch.tensor(inputs),
+            shots=shots,
+            generator=torch.Generator().manual_seed(3),
+            sampling=sampling,
         )
         assert torch.equal(z, again)
 
@@ -166,7 +202,10 @@ def test_bad_inputs_are_one_line() -> None:
         (ConfigError, lambda: DensityMatrixSimulator(circuit, noise_scale=-1.0)),
         (ConfigError, lambda: DensityMatrixSimulator(circuit, noise_scale=math.nan)),
         (ConfigError, lambda: DensityMatrixSimulator(circuit, device="fake_nowhere")),
-        (ConfigError, lambda: DensityMatrixSimulator(build_qag_circuit(6, "hea", 1), device="fake_manila")),
+        (
+            ConfigError,
+            lambda: DensityMatrixSimulator(build_qag_circuit(6, "hea", 1), device="fake_manila"),
+        ),
     ]
     for error, call in cases:
         with pytest.raises(error) as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -9,14 +10,11 @@ import pytest
 
 from qcalo.exceptions import CircuitError, ConfigError
 from qcalo.models.qag import build_qag_circuit
-from qcalo.quantum.noise import (
-    check_scale,
-    fake_backend,
+from qcalo.quantum.noise import check_scale, fake_backend, noise_profile, scaled_readout
+from qcalo.quantum.noise_channels import (
     gate_noise_ptm,
-    noise_profile,
     pauli_transfer_matrix,
     scaled_aer_noise_model,
-    scaled_readout,
 )
 from qcalo.quantum.noise_transpile import _affine, transpile_to_line
 
@@ -28,7 +26,9 @@ def _swap_pair(ptm: np.ndarray) -> np.ndarray:
     return ptm.reshape(4, 4, 4, 4).transpose(1, 0, 3, 2).reshape(16, 16)
 
 
-def _aer_error_ptms(model: object, qubits: set[int] | None = None) -> dict[tuple[str, tuple[int, ...]], np.ndarray]:
+def _aer_error_ptms(
+    model: object, qubits: set[int] | None = None
+) -> dict[tuple[str, tuple[int, ...]], np.ndarray]:
     """(gate, qubits) → PTM of Aer's error, most significant Pauli on qubits[0] (as qcalo's).
 
     ``qubits``: only errors on these qubits (converting a 156-qubit model takes a minute).
@@ -57,11 +57,11 @@ def test_best_fez_line_is_connected_working_and_the_known_one() -> None:
     line = profile.physical_qubits
     # The line found by summed (cz + sx + readout) error in the project's notes.
     assert set(line) == {141, 142, 143, 136, 123, 124, 125, 126}
-    for a, b in zip(line, line[1:]):
+    for a, b in itertools.pairwise(line):
         errors = [target["cz"][q].error for q in ((a, b), (b, a)) if q in target["cz"]]
         assert errors and max(errors) < 1.0
     longer = noise_profile("fake_fez", 16)
-    for a, b in zip(longer.physical_qubits, longer.physical_qubits[1:]):
+    for a, b in itertools.pairwise(longer.physical_qubits):
         assert max(target["cz"][q].error for q in ((a, b), (b, a)) if q in target["cz"]) < 1.0
     broken = [q for q, p in target["cz"].items() if p.error >= 1.0]
     assert broken, "FakeFez is known to report broken couplers; the avoidance check needs one"
@@ -108,16 +108,20 @@ def test_qcalo_gate_channels_equal_aers_at_every_scale(x: float) -> None:
     for name, qargs, *_ in profile.gates:
         ours = gate_noise_ptm(profile, name, qargs, x)
         if ours is None:
-            assert (name, qargs) not in aer or np.allclose(aer[(name, qargs)], np.eye(4 ** len(qargs)))
+            assert (name, qargs) not in aer or np.allclose(
+                aer[(name, qargs)], np.eye(4 ** len(qargs))
+            )
         else:
             np.testing.assert_allclose(ours, aer[(name, qargs)], atol=1e-12)
     if x == 0:
-        assert all(gate_noise_ptm(profile, name, qargs, 0.0) is None for name, qargs, *_ in profile.gates)
+        assert all(
+            gate_noise_ptm(profile, name, qargs, 0.0) is None for name, qargs, *_ in profile.gates
+        )
 
 
 def test_scale_x_definition() -> None:
     profile = noise_profile("fake_fez", 2)
-    p1, p0 = scaled_readout(profile, 2.0)
+    p1, _ = scaled_readout(profile, 2.0)
     assert p1 == [min(0.5, 2 * p) for p in profile.readout_p1_given_0]
     assert scaled_readout(profile, 1e6) == ([0.5, 0.5], [0.5, 0.5])  # capped
     assert scaled_readout(profile, 0.0) == ([0.0, 0.0], [0.0, 0.0])
@@ -126,7 +130,9 @@ def test_scale_x_definition() -> None:
     assert math.isclose(target.qubit_properties[0].t2, min(profile.t2[0], 2 * profile.t1[0]) / 2)
     name, qargs, error, _ = next(g for g in profile.gates if g[0] == "cz")
     assert math.isclose(target[name][qargs].error, 2 * error)
-    assert profile.target(1e6)[name][qargs].error == pytest.approx(4 / 5)  # the physical cap d/(d+1)
+    assert profile.target(1e6)[name][qargs].error == pytest.approx(
+        4 / 5
+    )  # the physical cap d/(d+1)
 
 
 @pytest.mark.parametrize("bad", [-0.5, math.nan, math.inf, "1", True])

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qcalo.exceptions import CircuitError
-from qcalo.quantum.noise import gate_noise_ptm, pauli_transfer_matrix, readout_ptm, scaled_readout
+from qcalo.quantum.noise import scaled_readout
+from qcalo.quantum.noise_channels import gate_noise_ptm, pauli_transfer_matrix, readout_ptm
 from qcalo.quantum.noise_transpile import NativeCircuit
 
-__all__ = ["Ref", "Segment", "Block", "NoisyPlan", "compile_plan"]
+__all__ = ["Block", "NoisyPlan", "Ref", "Segment", "compile_plan", "measurement_tables"]
 
 Ref = tuple[str, int]
 """``("c", i)``: bank entry ``i``; ``("a", k)``: the rz rotation of native angle ``k``."""
@@ -63,7 +64,9 @@ class NoisyPlan:
     def body_reads_inputs(self) -> bool:
         """An input angle after a two-qubit gate: the Heisenberg pass cannot share the body."""
         inputs = set(self.input_angles.tolist())
-        chains = [c for blk in self.blocks for s in blk.segments for c in (s.chain_low, s.chain_high)]
+        chains = [
+            c for blk in self.blocks for s in blk.segments for c in (s.chain_low, s.chain_high)
+        ]
         chains += list(self.lone_finals.values())
         return any(kind == "a" and k in inputs for chain in chains for kind, k in chain)
 
@@ -146,6 +149,33 @@ def compile_plan(native: NativeCircuit, x: float, *, readout_error: bool = True)
             continue
         blk = blocks[last[q]]
         empty: list[Ref] = []
-        blk.segments.append(Segment(np.eye(16), chain if q == blk.low else empty, chain if q != blk.low else empty))
+        blk.segments.append(
+            Segment(np.eye(16), chain if q == blk.low else empty, chain if q != blk.low else empty)
+        )
     input_angles = np.flatnonzero(np.abs(native.angle_inputs).sum(axis=1) > 0)
     return NoisyPlan(n, bank.entries, prefix, blocks, lone, input_angles)
+
+
+def measurement_tables(
+    n: int, positions: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read-out tables for coefficients ``[4] * n`` (line position 0 most significant).
+
+    Returns:
+        ``diag_index [2^n]``: where the I/Z-only coefficients sit; ``to_probabilities
+        [2^n, 2^n]``: those coefficients → probabilities indexed Σ_i bit(logical i)·2^i (per
+        qubit ``(v_I ± v_Z)/2``, reordered by the final layout ``positions``);
+        ``observables [n, 4^n]``: Z on logical qubit i's final position.
+    """
+    codes = np.arange(2**n)
+    bits = (codes[:, None] >> (n - 1 - np.arange(n))) & 1
+    diag_index = (3 * bits * 4 ** (n - 1 - np.arange(n))).sum(axis=1)
+    transform = np.ones((1, 1))
+    for _ in range(n):
+        transform = np.kron(transform, np.array([[0.5, 0.5], [0.5, -0.5]]))  # [bits, I/Z]
+    logical_bits = (codes[:, None] >> np.arange(n)) & 1
+    perm = (logical_bits << (n - 1 - np.asarray(positions))).sum(axis=1)
+    observables = np.zeros((n, 4**n))
+    for i, position in enumerate(positions):
+        observables[i, 3 * 4 ** (n - 1 - position)] = 1.0
+    return diag_index, transform[perm].T.copy(), observables

@@ -31,10 +31,9 @@ readout error per qubit. The device's ``properties()`` also give the asymmetric
 those by default (``readout="properties"``); ``readout="target"`` reproduces ``from_backend``
 exactly (tested).
 
-Hand-written where Aer only offers a whole 156-qubit model: the line search (no library
-picks a line by summed error) and the per-gate transfer matrices (the engine needs them as
-real 4×4 / 16×16 arrays; :func:`scaled_aer_noise_model` builds the same model with Aer's own
-device functions, and the tests compare the two).
+The channels themselves (as transfer matrices, and as Aer's model for the tests) are in
+:mod:`qcalo.quantum.noise_channels`. Hand-written here: the line search (no library picks a
+line of qubits by summed error).
 """
 
 from __future__ import annotations
@@ -45,36 +44,29 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-
 from qcalo.exceptions import ConfigError
 from qcalo.validate import finite_float, positive_int
 
 if TYPE_CHECKING:  # qiskit is imported lazily: it costs ~1 s
     from qiskit.transpiler import Target
-    from qiskit_aer.noise import NoiseModel
 
 __all__ = [
     "DEFAULT_DEVICE",
-    "ReadoutSource",
     "NoiseProfile",
+    "ReadoutSource",
+    "check_scale",
     "fake_backend",
     "fake_device_names",
     "noise_profile",
-    "check_scale",
-    "gate_noise_ptm",
-    "pauli_transfer_matrix",
-    "readout_ptm",
+    "scaled_error",
     "scaled_readout",
-    "scaled_aer_noise_model",
+    "scaled_relaxation",
 ]
 
 DEFAULT_DEVICE = "fake_fez"
 ReadoutSource = Literal["properties", "target"]
 _BROKEN_ERROR = 1.0  # a coupler reporting error ≥ 1 is out of service on the device
 _CONTROL_FLOW = frozenset({"for_loop", "if_else", "switch_case", "while_loop", "box"})
-# Pauli matrices I, X, Y, Z: the basis of the transfer matrices.
-_PAULIS = np.array([[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex)
 
 
 # -- devices ------------------------------------------------------------------------------
@@ -113,7 +105,9 @@ def fake_backend(name: str = DEFAULT_DEVICE) -> object:
     key = key if key.startswith("fake_") else "fake_" + key
     classes = _fake_classes()
     if key not in classes:
-        raise ConfigError(f"unknown fake device {name!r}; use one of: {', '.join(fake_device_names())}")
+        raise ConfigError(
+            f"unknown fake device {name!r}; use one of: {', '.join(fake_device_names())}"
+        )
     import qiskit_ibm_runtime.fake_provider as provider
 
     return getattr(provider, classes[key])()
@@ -166,7 +160,7 @@ class NoiseProfile:
         from qiskit.transpiler import InstructionProperties, QubitProperties, Target
 
         x = check_scale(x)
-        t1, t2 = _scaled_relaxation(self, x)
+        t1, t2 = scaled_relaxation(self, x)
         qubit_props = [
             QubitProperties(t1=None if math.isinf(a) else a, t2=None if math.isinf(b) else b)
             for a, b in zip(t1, t2, strict=True)
@@ -175,27 +169,36 @@ class NoiseProfile:
         gate_objects = get_standard_gate_name_mapping()
         by_name: dict[str, dict] = {}
         for name, qargs, error, duration in self.gates:
-            props = InstructionProperties(duration=duration, error=_scaled_error(error, len(qargs), x))
+            props = InstructionProperties(
+                duration=duration, error=scaled_error(error, len(qargs), x)
+            )
             by_name.setdefault(name, {})[qargs] = props
         for name in sorted(by_name):
             target.add_instruction(gate_objects[name], by_name[name])
-        p1, p0 = _scaled_readout(self, x)
+        p1, p0 = _readout_at(self, x)
         target.add_instruction(
-            Measure(), {(q,): InstructionProperties(error=(p1[q] + p0[q]) / 2) for q in range(self.n_qubits)}
+            Measure(),
+            {(q,): InstructionProperties(error=(p1[q] + p0[q]) / 2) for q in range(self.n_qubits)},
         )
         return target
 
 
 def check_scale(x: object) -> float:
     """``x`` as a float ≥ 0 (one-line :class:`ConfigError` otherwise)."""
-    value = finite_float(x, "noise scale x", fix="≥ 0 (0 = noiseless, 1 = the device as calibrated)")
+    value = finite_float(
+        x, "noise scale x", fix="≥ 0 (0 = noiseless, 1 = the device as calibrated)"
+    )
     if value < 0:
-        raise ConfigError(f"noise scale x={x!r}; use a finite number ≥ 0 (0 = noiseless, 1 = the device as calibrated)")
+        raise ConfigError(
+            f"noise scale x={x!r}; use a finite number ≥ 0 (0 = noiseless, 1 = the device as calibrated)"
+        )
     return value
 
 
 @lru_cache(maxsize=16)
-def noise_profile(device: str = DEFAULT_DEVICE, n_qubits: int = 8, readout: ReadoutSource = "properties") -> NoiseProfile:
+def noise_profile(
+    device: str = DEFAULT_DEVICE, n_qubits: int = 8, readout: ReadoutSource = "properties"
+) -> NoiseProfile:
     """The calibration of ``device``'s best line of ``n_qubits`` qubits (cached per process).
 
     The line minimises the summed two-qubit gate error of its couplers plus the summed
@@ -207,12 +210,17 @@ def noise_profile(device: str = DEFAULT_DEVICE, n_qubits: int = 8, readout: Read
     """
     n_qubits = positive_int(n_qubits, "n_qubits", fix="(qubits of the circuit)")
     if readout not in ("properties", "target"):
-        raise ConfigError(f"readout={readout!r}; use 'properties' (asymmetric, default) or 'target' (as from_backend)")
+        raise ConfigError(
+            f"readout={readout!r}; use 'properties' (asymmetric, default) or 'target' (as from_backend)"
+        )
     backend = fake_backend(device)
     target = backend.target
     two_qubit = _two_qubit_gate(target)
     p1_all, p0_all = _readout_errors(backend, readout)
-    node_cost = {q: _error(target, "sx", (q,)) + (p1_all[q] + p0_all[q]) / 2 for q in range(target.num_qubits)}
+    node_cost = {
+        q: _error(target, "sx", (q,)) + (p1_all[q] + p0_all[q]) / 2
+        for q in range(target.num_qubits)
+    }
     edges: dict[tuple[int, int], float] = {}
     for qargs, props in target[two_qubit].items():
         a, b = sorted(qargs)
@@ -227,9 +235,15 @@ def noise_profile(device: str = DEFAULT_DEVICE, n_qubits: int = 8, readout: Read
 
 
 def _two_qubit_gate(target: Target) -> str:
-    names = [n for n in target.operation_names if n not in _CONTROL_FLOW and target.operation_from_name(n).num_qubits == 2]
+    names = [
+        n
+        for n in target.operation_names
+        if n not in _CONTROL_FLOW and target.operation_from_name(n).num_qubits == 2
+    ]
     if len(names) != 1:
-        raise ConfigError(f"device has two-qubit gates {names}; qcalo's noise model needs exactly one native one")
+        raise ConfigError(
+            f"device has two-qubit gates {names}; qcalo's noise model needs exactly one native one"
+        )
     return names[0]
 
 
@@ -259,7 +273,9 @@ def _readout_errors(backend: object, readout: ReadoutSource) -> tuple[list[float
     return p1, p0
 
 
-def _best_line(node_cost: dict[int, float], edges: dict[tuple[int, int], float], n: int) -> tuple[int, ...] | None:
+def _best_line(
+    node_cost: dict[int, float], edges: dict[tuple[int, int], float], n: int
+) -> tuple[int, ...] | None:
     """Exhaustive search over simple paths of ``n`` nodes (heavy-hex graphs have few)."""
     neighbours: dict[int, list[int]] = {q: [] for q in node_cost}
     for a, b in edges:
@@ -289,7 +305,12 @@ def _best_line(node_cost: dict[int, float], edges: dict[tuple[int, int], float],
 
 
 def _profile_for_line(
-    backend: object, line: tuple[int, ...], two_qubit: str, p1_all: list[float], p0_all: list[float], readout: ReadoutSource
+    backend: object,
+    line: tuple[int, ...],
+    two_qubit: str,
+    p1_all: list[float],
+    p0_all: list[float],
+    readout: ReadoutSource,
 ) -> NoiseProfile:
     target = backend.target
     position = {q: i for i, q in enumerate(line)}
@@ -327,131 +348,29 @@ def _or_inf(value: float | None) -> float:
 
 
 # -- scaling ------------------------------------------------------------------------------
-def _scaled_error(error: float, n_gate_qubits: int, x: float) -> float:
+def scaled_error(error: float, n_gate_qubits: int, x: float) -> float:
+    """A k-qubit gate error at scale ``x``: ``min(x·e, d/(d+1))``, ``d = 2^k``."""
     dim = 2**n_gate_qubits
     return min(x * error, dim / (dim + 1))
 
 
-def _scaled_relaxation(profile: NoiseProfile, x: float) -> tuple[list[float], list[float]]:
-    """T1/x and min(T2, 2·T1)/x per position (``inf`` at x = 0)."""
+def scaled_relaxation(profile: NoiseProfile, x: float) -> tuple[list[float], list[float]]:
+    """Per line position T1/x and min(T2, 2·T1)/x per position (``inf`` at x = 0)."""
     t1 = [math.inf if x == 0 else a / x for a in profile.t1]
-    t2 = [math.inf if x == 0 else min(b, 2 * a) / x for a, b in zip(profile.t1, profile.t2, strict=True)]
+    t2 = [
+        math.inf if x == 0 else min(b, 2 * a) / x
+        for a, b in zip(profile.t1, profile.t2, strict=True)
+    ]
     return t1, t2
 
 
-def _scaled_readout(profile: NoiseProfile, x: float) -> tuple[list[float], list[float]]:
+def _readout_at(profile: NoiseProfile, x: float) -> tuple[list[float], list[float]]:
     return (
         [min(x * p, 0.5) for p in profile.readout_p1_given_0],
         [min(x * p, 0.5) for p in profile.readout_p0_given_1],
     )
 
 
-# -- transfer matrices ------------------------------------------------------------------------
-def pauli_transfer_matrix(kraus_or_unitary: np.ndarray) -> np.ndarray:
-    """Real PTM ``R[i, j] = Tr(P_i E(P_j)) / d`` of a unitary (one matrix) or Kraus list [K, d, d].
-
-    Pauli strings are ordered with the first Kronecker factor most significant, i.e. the
-    matrix's most significant bit is the first qubit of the string.
-    """
-    ops = np.asarray(kraus_or_unitary, dtype=complex)
-    ops = ops[None] if ops.ndim == 2 else ops
-    dim = ops.shape[-1]
-    n = int(round(math.log2(dim)))
-    basis = _PAULIS
-    for _ in range(n - 1):
-        basis = np.einsum("aij,bkl->abikjl", basis, _PAULIS).reshape(-1, 2 * basis.shape[1], 2 * basis.shape[1])
-    out = np.einsum("kab,jbc,kdc->jad", ops, basis, ops.conj())  # E(P_j)
-    return np.einsum("iba,jab->ij", basis, out).real / dim
-
-
-def _relaxation_ptm(t1: float, t2: float, duration: float) -> np.ndarray:
-    """T1/T2 relaxation towards |0⟩ over ``duration``: x, y decay as e^(−t/T2), z → 1 as e^(−t/T1)."""
-    decay1 = 0.0 if math.isinf(t1) else duration / t1
-    decay2 = 0.0 if math.isinf(t2) else duration / t2
-    keep1, keep2 = math.exp(-decay1), math.exp(-decay2)
-    ptm = np.diag([1.0, keep2, keep2, keep1])
-    ptm[3, 0] = 1.0 - keep1
-    return ptm
-
-
-def gate_noise_ptm(profile: NoiseProfile, name: str, qargs: tuple[int, ...], x: float) -> np.ndarray | None:
-    """The error channel after gate ``name`` on line positions ``qargs`` at scale ``x``, as a PTM.
-
-    ``None`` when the channel is the identity. For two qubits the PTM's most significant
-    Pauli index is ``qargs[0]``. Depolarizing first, then relaxation, as Aer composes them.
-    """
-    table = profile.gate_table()
-    if (name, qargs) not in table:
-        raise ConfigError(f"gate {name} on line qubits {qargs} is not native to {profile.device}; transpile first")
-    error, duration = table[(name, qargs)]
-    t1, t2 = _scaled_relaxation(profile, x)
-    relax = None
-    if duration and any(not math.isinf(t1[q]) for q in qargs):
-        relax = _relaxation_ptm(t1[qargs[0]], t2[qargs[0]], duration)
-        for q in qargs[1:]:
-            relax = np.kron(relax, _relaxation_ptm(t1[q], t2[q], duration))
-    dim = 2 ** len(qargs)
-    relax_fid = 1.0 if relax is None else _average_gate_fidelity(relax)
-    scaled = _scaled_error(error, len(qargs), x)
-    depol = None
-    if scaled > 1 - relax_fid:
-        param = dim * (scaled - (1 - relax_fid)) / (dim * relax_fid - 1)
-        param = min(param, 4 ** len(qargs) / (4 ** len(qargs) - 1))
-        depol = np.diag([1.0] + [1.0 - param] * (dim * dim - 1))
-    if relax is None:
-        return depol
-    return relax if depol is None else relax @ depol
-
-
-def _average_gate_fidelity(ptm: np.ndarray) -> float:
-    dim = int(round(math.sqrt(ptm.shape[0])))
-    process_fidelity = np.trace(ptm) / dim**2
-    return float((dim * process_fidelity + 1) / (dim + 1))
-
-
-def readout_ptm(p1_given_0: float, p0_given_1: float) -> np.ndarray:
-    """Readout confusion as a measure-and-prepare channel before an ideal Z measurement.
-
-    ``⟨Z⟩ → (1 − p10 − p01)·⟨Z⟩ + (p01 − p10)`` with p10 = P(1|0), p01 = P(0|1); X, Y are
-    discarded (they do not reach a Z measurement anyway).
-    """
-    ptm = np.zeros((4, 4))
-    ptm[0, 0] = 1.0
-    ptm[3, 0] = p0_given_1 - p1_given_0
-    ptm[3, 3] = 1.0 - p1_given_0 - p0_given_1
-    return ptm
-
-
 def scaled_readout(profile: NoiseProfile, x: float) -> tuple[list[float], list[float]]:
     """Per line position ``(P(1|0), P(0|1))`` at scale ``x``."""
-    return _scaled_readout(profile, check_scale(x))
-
-
-# -- the Aer oracle ---------------------------------------------------------------------------
-def scaled_aer_noise_model(profile: NoiseProfile, x: float) -> NoiseModel:
-    """Aer's noise model of the line at scale ``x``, built by Aer's own device functions.
-
-    Gate errors come from ``qiskit_aer.noise.device.basic_device_gate_errors`` on
-    :meth:`NoiseProfile.target` ``(x)`` (what ``from_backend`` calls on the device's Target);
-    readout errors are ``ReadoutError`` s of the scaled flip probabilities. At ``x = 1`` with
-    ``readout="target"`` this equals ``NoiseModel.from_backend(device)`` on the line's qubits.
-    Circuits must be on the line's ``n`` qubits (see :mod:`qcalo.quantum.noise_transpile`).
-    """
-    import warnings
-
-    from qiskit_aer.noise import NoiseModel, ReadoutError
-    from qiskit_aer.noise.device import basic_device_gate_errors
-
-    x = check_scale(x)
-    target = profile.target(x)
-    model = NoiseModel(basis_gates=profile.gate_names())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        errors = basic_device_gate_errors(target=target)
-    for name, qargs, error in errors:
-        model.add_quantum_error(error, name, list(qargs))
-    p1, p0 = _scaled_readout(profile, x)
-    for q in range(profile.n_qubits):
-        if p1[q] or p0[q]:
-            model.add_readout_error(ReadoutError([[1 - p1[q], p1[q]], [p0[q], 1 - p0[q]]]), [q])
-    return model
+    return _readout_at(profile, check_scale(x))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qcalo.quantum.noise import scaled_aer_noise_model
+from qcalo.quantum.noise_channels import scaled_aer_noise_model
 from qcalo.quantum.noise_transpile import NativeCircuit
 
 __all__ = ["AerNoisyRunner", "readout_matrices"]
@@ -36,7 +36,12 @@ class AerNoisyRunner:
         self._readout = readout_matrices(self.model, native.n_qubits)
 
     def probabilities(
-        self, weights: np.ndarray, inputs: np.ndarray | None, *, batch: int = 1, readout: bool = True
+        self,
+        weights: np.ndarray,
+        inputs: np.ndarray | None,
+        *,
+        batch: int = 1,
+        readout: bool = True,
     ) -> np.ndarray:
         """Exact measured-bitstring probabilities ``[B, 2^n]`` (index Σ bᵢ·2^i, logical qubits).
 
@@ -47,24 +52,38 @@ class AerNoisyRunner:
         native, n = self.native, self.native.n_qubits
         batch = batch if inputs is None else len(inputs)
         binds = native.parameter_binds(weights, inputs, batch)
-        result = self.simulator.run(self._probability_circuit, parameter_binds=[binds] if binds else None, shots=1).result()
+        result = self.simulator.run(
+            self._probability_circuit, parameter_binds=[binds] if binds else None, shots=1
+        ).result()
         probs = np.array([result.data(i)["probabilities"] for i in range(len(result.results))])
         probs = np.broadcast_to(probs, (batch, 2**n)).copy() if len(probs) == 1 else probs
         if readout:
             tensor = probs.reshape(batch, *([2] * n))  # axis 1 + j holds logical bit n-1-j
             for logical, position in enumerate(native.measured_positions):
                 axis = n - logical
-                tensor = np.moveaxis(np.tensordot(tensor, self._readout[position], axes=([axis], [0])), -1, axis)
+                tensor = np.moveaxis(
+                    np.tensordot(tensor, self._readout[position], axes=([axis], [0])), -1, axis
+                )
             probs = tensor.reshape(batch, 2**n)
         return probs
 
-    def counts(self, weights: np.ndarray, inputs: np.ndarray | None, *, shots: int, seed: int, batch: int = 1) -> np.ndarray:
+    def counts(
+        self,
+        weights: np.ndarray,
+        inputs: np.ndarray | None,
+        *,
+        shots: int,
+        seed: int,
+        batch: int = 1,
+    ) -> np.ndarray:
         """Shot histograms ``[B, 2^n]`` (Aer applies the readout error to each shot)."""
         native, n = self.native, self.native.n_qubits
         batch = batch if inputs is None else len(inputs)
         binds = native.parameter_binds(weights, inputs, batch)
         qc = native.measured_isa()
-        result = self.simulator.run(qc, parameter_binds=[binds] if binds else None, shots=shots, seed_simulator=seed).result()
+        result = self.simulator.run(
+            qc, parameter_binds=[binds] if binds else None, shots=shots, seed_simulator=seed
+        ).result()
         out = np.zeros((len(result.results), 2**n))
         for i in range(len(result.results)):
             for key, count in result.get_counts(i).items():
@@ -80,5 +99,3 @@ def readout_matrices(model: object, n_qubits: int) -> list[np.ndarray]:
             for qubits in error["gate_qubits"]:
                 matrices[qubits[0]] = np.asarray(error["probabilities"], dtype=float)
     return matrices
-
-

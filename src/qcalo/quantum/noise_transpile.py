@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.circuit import ParameterVector
 
-__all__ = ["NativeOp", "NativeCircuit", "transpile_to_line", "TRANSPILE_SEED"]
+__all__ = ["TRANSPILE_SEED", "NativeCircuit", "NativeOp", "transpile_to_line"]
 
 TRANSPILE_SEED = 0
 """``seed_transpiler``: the routing and layout (hence the noise a circuit sees) are reproducible."""
@@ -118,10 +118,16 @@ def _transpile(profile: NoiseProfile, n_qubits: int, ops: tuple[Op, ...]) -> Nat
 
     circuit = Circuit(n_qubits, list(ops))
     logical, weights, inputs = circuit.to_qiskit()
-    isa = transpile(logical, target=profile.target(1.0), optimization_level=1, seed_transpiler=TRANSPILE_SEED)
-    measured = tuple(isa.layout.final_index_layout()) if isa.layout is not None else tuple(range(n_qubits))
+    isa = transpile(
+        logical, target=profile.target(1.0), optimization_level=1, seed_transpiler=TRANSPILE_SEED
+    )
+    measured = (
+        tuple(isa.layout.final_index_layout()) if isa.layout is not None else tuple(range(n_qubits))
+    )
     if isa.num_qubits != n_qubits:
-        raise CircuitError(f"transpiling onto the line gave {isa.num_qubits} qubits, expected {n_qubits}")
+        raise CircuitError(
+            f"transpiling onto the line gave {isa.num_qubits} qubits, expected {n_qubits}"
+        )
     symbols = {symbol: ("w", k) for k, symbol in enumerate(weights)}
     symbols.update({symbol: ("x", j) for j, symbol in enumerate(inputs)})
     native_ops, offsets, weight_rows, input_rows = [], [], [], []
@@ -135,7 +141,9 @@ def _transpile(profile: NoiseProfile, n_qubits: int, ops: tuple[Op, ...]) -> Nat
             native_ops.append(NativeOp(name, qargs))
             continue
         if name != "rz" or len(params) != 1:
-            raise CircuitError(f"native gate {name}{tuple(params)} has angles qcalo's noisy engine cannot map; only rz is parametrized")
+            raise CircuitError(
+                f"native gate {name}{tuple(params)} has angles qcalo's noisy engine cannot map; only rz is parametrized"
+            )
         offset, w_row, x_row = _affine(params[0], symbols, circuit.n_params, circuit.n_inputs)
         native_ops.append(NativeOp(name, qargs, len(offsets)))
         offsets.append(offset)
@@ -157,7 +165,9 @@ def _transpile(profile: NoiseProfile, n_qubits: int, ops: tuple[Op, ...]) -> Nat
     )
 
 
-def _affine(angle: object, symbols: dict, n_params: int, n_inputs: int) -> tuple[float, np.ndarray, np.ndarray]:
+def _affine(
+    angle: object, symbols: dict, n_params: int, n_inputs: int
+) -> tuple[float, np.ndarray, np.ndarray]:
     """``offset, weight_coefficients, input_coefficients`` of an affine angle expression."""
     w_row, x_row = np.zeros(n_params), np.zeros(n_inputs)
     parameters = getattr(angle, "parameters", set())
@@ -166,7 +176,9 @@ def _affine(angle: object, symbols: dict, n_params: int, n_inputs: int) -> tuple
     for symbol in parameters:
         slope = angle.gradient(symbol)
         if getattr(slope, "parameters", None):
-            raise CircuitError(f"native angle {angle} is not affine in {symbol}; qcalo's noisy engine needs affine angles")
+            raise CircuitError(
+                f"native angle {angle} is not affine in {symbol}; qcalo's noisy engine needs affine angles"
+            )
         kind, index = symbols[symbol]
         (w_row if kind == "w" else x_row)[index] += float(np.real(complex(slope)))
     offset = angle.bind({symbol: 0.0 for symbol in parameters})
