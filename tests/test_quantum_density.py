@@ -90,6 +90,16 @@ def test_input_after_entangler_falls_back_to_forward_and_still_equals_aer() -> N
     )
 
 
+def test_single_qubit_circuit_equals_aer() -> None:
+    circuit = Circuit(1).ry(0, Angle.input(0)).rx(0, Angle.param(0)).h(0).rz(0, Angle.param(1))
+    sim, weights, inputs, aer = _qcalo_and_aer(circuit, 2.0, batch=3, seed=6)
+    assert not sim.plan.blocks and sim.plan.lone_finals
+    np.testing.assert_allclose(sim.probabilities(weights, inputs).numpy(), aer, atol=TOL)
+    np.testing.assert_allclose(
+        sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL
+    )
+
+
 def test_noiseless_scale_equals_the_statevector_simulator() -> None:
     circuit = build_qag_circuit(5, "clic8", 2)
     weights, inputs = (torch.tensor(a) for a in _weights_inputs(circuit, 7, 3))
@@ -204,7 +214,9 @@ def test_bad_inputs_are_one_line() -> None:
         (ConfigError, lambda: DensityMatrixSimulator(circuit, device="fake_nowhere")),
         (
             ConfigError,
-            lambda: DensityMatrixSimulator(build_qag_circuit(6, "hea", 1), device="fake_manila"),
+            lambda: DensityMatrixSimulator(
+                build_qag_circuit(6, "hea", 1), device="fake_manila"
+            ),  # 5 qubits
         ),
     ]
     for error, call in cases:

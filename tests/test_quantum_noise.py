@@ -147,10 +147,15 @@ def test_bad_device_and_too_many_qubits_are_one_line() -> None:
         noise_profile("fake_nowhere", 4)
     assert "\n" not in str(err.value) and "fake_fez" in str(err.value)
     with pytest.raises(ConfigError) as err:
-        noise_profile("fake_manila", 6)  # a 5-qubit device
+        noise_profile("fake_nairobi", 6)  # 7 qubits in an H: its longest line has 5
     assert "\n" not in str(err.value) and "no connected line of 6" in str(err.value)
     with pytest.raises(ConfigError):
         noise_profile("fake_fez", 0)
+    with pytest.raises(ConfigError):
+        noise_profile("fake_fez", 25)  # more than any qcalo circuit
+    with pytest.raises(ConfigError) as err:
+        noise_profile("fake_armonk", 2)
+    assert "\n" not in str(err.value) and "1 qubits" in str(err.value)
     with pytest.raises(ConfigError):
         noise_profile("fake_fez", 4, "both")
 
@@ -167,6 +172,9 @@ def test_transpile_is_cached_native_and_keeps_angles_affine() -> None:
     assert np.all(np.abs(native.angle_inputs).sum(axis=0) > 0)  # every input reaches a native angle
     with pytest.raises(CircuitError):
         transpile_to_line(build_qag_circuit(4, "clic8", 1), profile)
+    with pytest.raises(CircuitError) as err:  # a u1/u2/u3 device: angles outside rz
+        transpile_to_line(build_qag_circuit(2, "clic8", 1), noise_profile("fake_almaden", 2))
+    assert "\n" not in str(err.value) and "rz" in str(err.value)
 
 
 def test_non_affine_angle_is_refused_in_one_line() -> None:
@@ -179,3 +187,26 @@ def test_non_affine_angle_is_refused_in_one_line() -> None:
     with pytest.raises(CircuitError) as err:
         _affine(w[0] * w[1], symbols, 2, 0)
     assert "\n" not in str(err.value) and "not affine" in str(err.value)
+
+
+def test_noise_bench_runs_on_a_small_workload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark's plumbing on 3 qubits (speed targets live in the benchmark, not here)."""
+    import qcalo.bench.noise as bench
+
+    monkeypatch.setattr(bench, "NOISE_QUBITS", 3)
+    monkeypatch.setattr(bench, "NOISE_BATCH", 4)
+    monkeypatch.setattr(bench, "EPOCH_IMAGES", 8)
+    monkeypatch.setattr(bench, "LAYERS", 1)
+    result = bench.run_noise_bench(repeats=1)
+    assert result["checks"]["max_abs_diff_vs_aer_float64"] < 1e-6
+    assert result["checks"]["max_abs_diff_vs_aer_float32"] < 1e-4
+    for key in (
+        "noisy_qag_speedup_vs_aer",
+        "noisy_over_noiseless_epoch",
+        "noisy_over_noiseless_epoch_marginal",
+    ):
+        assert math.isfinite(result[key]) and result[key] > 0
+    assert result["workload"]["native_gates"]["cz"] == 8  # 1 layer × 2 couplers × 2 directions × 2
+    assert "speed-up" in bench.format_noise_bench(result)
+    with pytest.raises(ConfigError):
+        bench.run_noise_bench(repeats=0)

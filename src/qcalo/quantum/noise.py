@@ -45,7 +45,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from qcalo.exceptions import ConfigError
-from qcalo.validate import finite_float, positive_int
+from qcalo.validate import finite_float, int_in_range
 
 if TYPE_CHECKING:  # qiskit is imported lazily: it costs ~1 s
     from qiskit.transpiler import Target
@@ -208,21 +208,26 @@ def noise_profile(
     Raises:
         ConfigError: unknown device, bad ``n_qubits`` or ``readout``, or no line that long.
     """
-    n_qubits = positive_int(n_qubits, "n_qubits", fix="(qubits of the circuit)")
+    n_qubits = int_in_range(n_qubits, "n_qubits", 1, 24, fix="(qubits of the circuit)")
     if readout not in ("properties", "target"):
         raise ConfigError(
             f"readout={readout!r}; use 'properties' (asymmetric, default) or 'target' (as from_backend)"
         )
     backend = fake_backend(device)
     target = backend.target
-    two_qubit = _two_qubit_gate(target)
+    if n_qubits > target.num_qubits:
+        raise ConfigError(
+            f"{backend.name} has {target.num_qubits} qubits, fewer than the circuit's {n_qubits}; "
+            "use fewer qubits or a larger device"
+        )
     p1_all, p0_all = _readout_errors(backend, readout)
     node_cost = {
         q: _error(target, "sx", (q,)) + (p1_all[q] + p0_all[q]) / 2
         for q in range(target.num_qubits)
     }
     edges: dict[tuple[int, int], float] = {}
-    for qargs, props in target[two_qubit].items():
+    coupler_props = target[_two_qubit_gate(target, backend.name)].items() if n_qubits > 1 else []
+    for qargs, props in coupler_props:
         a, b = sorted(qargs)
         error = props.error if props is not None and props.error is not None else 0.0
         edges[(a, b)] = max(edges.get((a, b), 0.0), error)  # a broken direction spoils the coupler
@@ -231,10 +236,10 @@ def noise_profile(
         raise ConfigError(
             f"{backend.name} has no connected line of {n_qubits} working qubits; use fewer qubits or another device"
         )
-    return _profile_for_line(backend, line, two_qubit, p1_all, p0_all, readout)
+    return _profile_for_line(backend, line, p1_all, p0_all, readout)
 
 
-def _two_qubit_gate(target: Target) -> str:
+def _two_qubit_gate(target: Target, device: str) -> str:
     names = [
         n
         for n in target.operation_names
@@ -242,7 +247,8 @@ def _two_qubit_gate(target: Target) -> str:
     ]
     if len(names) != 1:
         raise ConfigError(
-            f"device has two-qubit gates {names}; qcalo's noise model needs exactly one native one"
+            f"{device} has native two-qubit gates {names}; qcalo's noise model needs exactly one "
+            "(use e.g. fake_fez, fake_torino or fake_sherbrooke)"
         )
     return names[0]
 
@@ -307,7 +313,6 @@ def _best_line(
 def _profile_for_line(
     backend: object,
     line: tuple[int, ...],
-    two_qubit: str,
     p1_all: list[float],
     p0_all: list[float],
     readout: ReadoutSource,

@@ -142,7 +142,8 @@ def _transpile(profile: NoiseProfile, n_qubits: int, ops: tuple[Op, ...]) -> Nat
             continue
         if name != "rz" or len(params) != 1:
             raise CircuitError(
-                f"native gate {name}{tuple(params)} has angles qcalo's noisy engine cannot map; only rz is parametrized"
+                f"{profile.device}'s native gate {name} takes angles; qcalo's noisy engine needs "
+                "devices whose only parametrized gate is rz (e.g. fake_fez, fake_torino)"
             )
         offset, w_row, x_row = _affine(params[0], symbols, circuit.n_params, circuit.n_inputs)
         native_ops.append(NativeOp(name, qargs, len(offsets)))
