@@ -161,6 +161,11 @@ def test_shots_agree_with_aer_counts_within_three_sigma() -> None:
             sampling=sampling,
         )
         assert torch.equal(z, again)
+        probs = sim.probabilities(torch.tensor(weights), torch.tensor(inputs))
+        from_probs = sim.expval_from_probabilities(
+            probs, shots=shots, generator=torch.Generator().manual_seed(3), sampling=sampling
+        )
+        assert np.all(np.abs(from_probs.numpy() - exact) < bound)
 
 
 @pytest.mark.parametrize("batch", [2, 6])  # 2 < n: forward pass; 6 ≥ n: Heisenberg pass
