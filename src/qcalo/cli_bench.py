@@ -79,3 +79,26 @@ def gan(
     typer.echo(f"quantum / classical: {result['quantum_over_classical_step_ratio']:.2f}")
     if result["pqc_overhead_reduction_vs_pennylane"] is not None:
         typer.echo(f"PQC overhead vs PennyLane reduced {result['pqc_overhead_reduction_vs_pennylane']:.1f}×")
+
+
+@bench_app.command("noise")
+def noise(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a summary."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Timed calls per measurement (median kept)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads and Aer's max_parallel_threads."),
+    device: str = typer.Option("fake_fez", "--device", help="Fake backend whose calibration is used."),
+    noise_scale: float = typer.Option(1.0, "--noise-scale", help="Noise scale x (0 = noiseless, 1 = as calibrated)."),
+) -> None:
+    """A noisy 50-image QAG batch vs Aer's density matrix, and a noisy training epoch vs noiseless."""
+    import json
+
+    from qcalo.bench.noise import format_noise_bench, run_noise_bench
+    from qcalo.exceptions import QcaloError
+
+    try:
+        result = run_noise_bench(repeats=repeats, threads=threads, device=device, noise_scale=noise_scale,
+                                 progress=None if as_json else lambda text: typer.echo(text, err=True))  # fmt: skip
+    except QcaloError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result, indent=2) if as_json else format_noise_bench(result))

@@ -169,7 +169,7 @@ def run_noise_bench(
             .mean()
         )
         for sampling in ("joint", "marginal"):
-            qag.sampling = sampling
+            qag.layer.sampling = sampling
             timings[f"epoch_noisy_{sampling}"] = _median_ms(
                 lambda i, s=sampling: _noisy_epoch(qag, fast_sim, w32, reference, i, s), repeats
             )

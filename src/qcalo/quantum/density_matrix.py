@@ -52,7 +52,8 @@ from qcalo.quantum.noise import (
     noise_profile,
 )
 from qcalo.quantum.noise_transpile import NativeCircuit, transpile_to_line
-from qcalo.quantum.simulator import sample_counts, z_signs
+from qcalo.quantum.plan import z_signs
+from qcalo.quantum.sampling import sample_counts
 from qcalo.validate import positive_int
 
 __all__ = ["DensityMatrixSimulator"]
