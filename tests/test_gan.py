@@ -189,3 +189,15 @@ def test_seed_critic_readout_on_qubit_0_is_blind_to_the_other_qubits() -> None:
     ry_first_block = grads["first"][:10]  # the first block's RY on each qubit
     assert bool((ry_first_block[:2] > 1e-3).all()) and bool((ry_first_block[2:] < 1e-6).all())  # float32 round-off
     assert bool((grads["last"][:10] > 1e-4).all())
+
+
+def test_fresh_generator_starts_near_the_data_scale() -> None:
+    """Plain He-uniform output: showers sum to ~100× E_kin (and die under the final ReLU); the default 0.1 does not."""
+    z = 0.5 + 0.5 * torch.randn(200, 10, generator=torch.Generator().manual_seed(0))
+    label = torch.full((200, 1), 0.59)
+    sums = {}
+    for scale in (1.0, 0.1):
+        config = load_gan_config("gan-classical").model_copy(update={"output_init_scale": scale})
+        with torch.no_grad():
+            sums[scale] = float(build_generator(config, 533, seed=0)(z, label).sum(dim=1).mean())
+    assert sums[1.0] > 30 and sums[0.1] < 0.2 * sums[1.0]

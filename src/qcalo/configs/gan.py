@@ -69,6 +69,10 @@ class GANConfig(BaseModel):
     )
     generator_layers: tuple[int, ...] = Field((50, 200), description="dense head widths before the n_vox output")
     batch_norm: bool = Field(False, description="BatchNorm after each head layer (train-mode statistics)")
+    output_init_scale: float = Field(
+        0.1, gt=0, le=1,
+        description="the output layer's He-uniform weights times this (see qcalo.models.fastcalogan)",
+    )  # fmt: skip
     critic: CriticSpec = Field(default_factory=CriticSpec)
     gp_lambda: float = Field(20.0, ge=0)
     critic_steps: int = Field(5, ge=1)
