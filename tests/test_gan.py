@@ -201,3 +201,29 @@ def test_fresh_generator_starts_near_the_data_scale() -> None:
         with torch.no_grad():
             sums[scale] = float(build_generator(config, 533, seed=0)(z, label).sum(dim=1).mean())
     assert sums[1.0] > 30 and sums[0.1] < 0.2 * sums[1.0]
+
+
+def test_gan_showers_are_written_in_dataset_1_format(tmp_path: Path) -> None:
+    import h5py
+
+    from qcalo.data.calochallenge import read_ds1, write_ds1
+    from qcalo.train.gan_run import write_gan_showers
+
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path)), "--out", str(out), "-q"]).exit_code == 0
+    path = write_gan_showers(out, tmp_path / "g.hdf5", energies_mev=(4096.0, 1048576.0), n_per_energy=7, seed=2)
+    data = read_ds1(path)
+    assert data.showers.shape == (14, 533) and sorted(set(data.incident_energies)) == [4096.0, 1048576.0]
+    with h5py.File(path) as handle:
+        assert handle.attrs["checkpoint_iteration"] in (3, 6) and handle.attrs["trained_on_source"] == "synthetic"
+    again = write_gan_showers(out, tmp_path / "h.hdf5", energies_mev=(4096.0, 1048576.0), n_per_energy=7, seed=2)
+    np.testing.assert_array_equal(read_ds1(again).showers, data.showers)
+    # One shower per event of a reference file (the official evaluation's event mix).
+    reference = write_ds1(tmp_path / "ref.hdf5", np.array([256.0, 65536.0, 65536.0]), np.ones((3, 533)))
+    mirrored = read_ds1(write_gan_showers(out, tmp_path / "m.hdf5", energies_from=reference))
+    np.testing.assert_array_equal(mirrored.incident_energies, [256.0, 65536.0, 65536.0])
+    with pytest.raises(ConfigError, match="--overwrite"):
+        write_gan_showers(out, path, energies_mev=(4096.0,), n_per_energy=1)
+    with pytest.raises(ConfigError, match="either"):
+        write_gan_showers(out, tmp_path / "x.hdf5")
+    assert not (tmp_path / "x.hdf5").exists()

@@ -159,6 +159,7 @@ def write_ds1(
     *,
     particle: str = "pions",
     compression: str | None = "gzip",
+    attrs: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a dataset-1 file atomically (nothing half-written is left on error).
 
@@ -168,6 +169,7 @@ def write_ds1(
         showers: ``[n, n_vox]`` voxel energies in MeV (≥ 0).
         particle: geometry to check the voxel count against.
         compression: h5py compression (the published files use gzip); ``None`` for none.
+        attrs: HDF5 attributes of the file (e.g. the provenance of generated showers).
 
     Returns:
         ``path``.
@@ -186,6 +188,7 @@ def write_ds1(
         handle.create_dataset("incident_energies", data=energies.reshape(-1, 1),
                               compression=compression)
         handle.create_dataset("showers", data=shower_array, compression=compression)
+        handle.attrs.update(dict(attrs or {}))
     return path
 
 

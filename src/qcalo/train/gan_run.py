@@ -193,3 +193,61 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
         summary["reference_window_mean_chi2_ndf"] = _window_mean(read_chi2_csv(reference_run), window)
     write_json(Path(run_dir) / "summary.json", summary)
     return summary
+
+
+def write_gan_showers(
+    run_dir: Path,
+    out: Path,
+    *,
+    energies_mev: tuple[float, ...] | None = None,
+    n_per_energy: int | None = None,
+    energies_from: Path | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
+    """Showers of a GAN run's best checkpoint in dataset-1 format (atomically, seeded, with provenance).
+
+    Either ``n_per_energy`` showers at each of ``energies_mev``, or one per event of a dataset-1
+    file ``energies_from`` (e.g. ``dataset_1_pions_2.hdf5``: the official evaluation wants its
+    exact event count and energy mix).
+    """
+    import torch
+
+    from qcalo import __version__
+    from qcalo.configs.gan import load_gan_config
+    from qcalo.data.calochallenge import read_ds1, write_ds1
+    from qcalo.models.fastcalogan import build_generator
+    from qcalo.train.gan import generate_showers
+    from qcalo.train.rundir import read_json, run_lock
+    from qcalo.validate import nonnegative_int, positive_int
+
+    seed = nonnegative_int(seed, "seed")
+    if (energies_from is None) == (energies_mev is None):
+        raise ConfigError("give either --energies (with --n per energy) or --energies-from FILE")
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'generated.hdf5'}")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; pass --overwrite to replace it or choose another --out")
+    if not (run_dir / "best.pt").is_file():
+        raise CheckpointError(f"{run_dir} holds no GAN checkpoint (best.pt); train it first: qcalo train gan --out {run_dir}")
+    with run_lock(run_dir):
+        config = load_gan_config(run_dir / "config.yaml")
+        if energies_from is not None:
+            energies = read_ds1(energies_from, config.particle).incident_energies
+        else:
+            n = positive_int(n_per_energy, "n", fix="(showers per energy)")
+            for energy in energies_mev:
+                if not (math.isfinite(energy) and energy > 0):
+                    raise ConfigError(f"energy {energy!r}; use incident energies in MeV > 0")
+            energies = np.repeat(np.asarray(energies_mev, dtype=np.float64), n)
+        best = torch.load(run_dir / "best.pt", weights_only=False)
+        generator = build_generator(config, 533 if config.particle == "pions" else 368, seed=config.seed)
+        generator.load_state_dict(best["generator"])
+        showers = generate_showers(generator, energies, config, seed=seed)
+        environment = read_json(run_dir / "environment.json")
+    return write_ds1(out, energies, showers, particle=config.particle, attrs={
+        "generator": "qcalo FastCaloGAN", "qcalo_version": __version__, "run_dir": str(run_dir.resolve()),
+        "checkpoint_iteration": int(best["iteration"]), "seed": seed,
+        "trained_on_source": str(environment.get("data_source")), "trained_on_location": str(environment.get("data_location")),
+        "config_yaml": (run_dir / "config.yaml").read_text(),
+    })  # fmt: skip
