@@ -155,8 +155,9 @@ def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None
     assert environment["data_source"] == "synthetic" and len(environment["data_sha256"]) == 64
     again = runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path)), "--out", str(out), "-q"])
     assert again.exit_code == 2 and "--resume" in again.stderr
-    table = runner.invoke(app, ["table", str(out)])
-    assert table.exit_code == 0 and "test χ²/NDF" in table.stdout
+    table = runner.invoke(app, ["table", str(out), "--figure", str(tmp_path / "chi2.png")])
+    assert table.exit_code == 0 and "test χ²/NDF" in table.stdout, table.output
+    assert (tmp_path / "chi2.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_cli_bad_inputs_are_one_line(tmp_path: Path) -> None:

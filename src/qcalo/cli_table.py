@@ -11,8 +11,11 @@ from qcalo.exceptions import QcaloError
 __all__ = ["table"]
 
 
-def table(runs: list[Path] = typer.Argument(..., help="Evaluated run directories (each with summary.json).")) -> None:
-    """Print finished runs side by side: MMD/floor and the Gaussian baseline at each n, ± se."""
+def table(
+    runs: list[Path] = typer.Argument(..., help="Evaluated run directories (each with summary.json)."),
+    figure: Path | None = typer.Option(None, "--figure", help="GAN runs: also draw χ²/NDF against iteration and wall time (PNG)."),
+) -> None:
+    """Print finished runs side by side (QAG: MMD/floor and the Gaussian baseline at each n; GAN: seed 001's table)."""
     import yaml
 
     from qcalo.report.table import gan_table, qag_table
@@ -38,3 +41,11 @@ def table(runs: list[Path] = typer.Argument(..., help="Evaluated run directories
         typer.echo("error: mix of QAG and GAN runs; give runs of one kind", err=True)
         raise typer.Exit(2)
     typer.echo(gan_table(rows) if kinds == {"gan"} else qag_table(rows))
+    if figure is not None:
+        if kinds != {"gan"}:
+            typer.echo("error: --figure draws GAN χ² curves; give GAN runs", err=True)
+            raise typer.Exit(2)
+        from qcalo.report.gan_plots import plot_chi2_curves
+        from qcalo.train.gan_run import read_chi2_csv
+
+        typer.echo(f"figure: {plot_chi2_curves({str(d): read_chi2_csv(d) for d, _c, _s in rows}, figure)}")

@@ -57,17 +57,24 @@ def plot_etot_by_energy(
         return save_png(figure, out)
 
 
-def plot_chi2_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: Path | str, *, x_label: str = "iteration") -> Path:
-    """χ²/NDF (all energies, log scale) against iteration (or seconds) for several runs."""
+def plot_chi2_curves(curves: Mapping[str, Mapping[str, np.ndarray]], out: Path | str) -> Path:
+    """χ²/NDF (all energies, log scale) of several runs against iteration (left) and wall time (right).
+
+    ``curves[label]`` holds the ``chi2.csv`` columns ``iteration``, ``seconds``, ``chi2_ndf_all``;
+    a dot marks each run's best checkpoint. The right panel is the equal-wall-time comparison.
+    """
     with matplotlib.rc_context(STYLE):
-        figure = new_figure((7.0, 4.4), layout="constrained")
-        axis = figure.subplots()
-        for label, (x, chi2) in curves.items():
-            line = axis.plot(x, chi2, lw=1.2, label=label)[0]
+        figure = new_figure((11.0, 4.4), layout="constrained")
+        by_iteration, by_time = figure.subplots(1, 2, sharey=True)
+        for label, table in curves.items():
+            chi2 = table["chi2_ndf_all"]
             best = int(np.nanargmin(chi2))
-            axis.plot(x[best], chi2[best], "o", color=line.get_color(), ms=5)
-        axis.set_yscale("log")
-        axis.set_xlabel(x_label)
-        axis.set_ylabel("E_tot χ²/NDF (all energies)")
-        axis.legend(title="dot: best checkpoint")
+            for axis, x in ((by_iteration, table["iteration"]), (by_time, table["seconds"] / 60.0)):
+                line = axis.plot(x, chi2, lw=1.2, label=label)[0]
+                axis.plot(x[best], chi2[best], "o", color=line.get_color(), ms=5)
+        by_iteration.set_yscale("log")
+        by_iteration.set_xlabel("generator iteration")
+        by_time.set_xlabel("wall time [min]")
+        by_iteration.set_ylabel("E_tot χ²/NDF (all energies)")
+        by_iteration.legend(title="dot: best checkpoint")
         return save_png(figure, out)
