@@ -36,12 +36,12 @@ import numpy as np
 import torch
 
 from qcalo.bench.table import AGREEMENT_TOLERANCE, print_simulator_table
-from qcalo.exceptions import ConfigError
 from qcalo.quantum.circuit import Circuit
 from qcalo.quantum.layer import QuantumLayer
 from qcalo.quantum.peers import AerRunner, pennylane_qnode
 from qcalo.quantum.simulator import StatevectorSimulator, resolve_backend
 from qcalo.quantum.workloads import hybrid_workload, qag_workload
+from qcalo.validate import positive_int
 
 __all__ = [
     "AGREEMENT_TOLERANCE",
@@ -304,8 +304,7 @@ def run_simulator_bench(
 
 
 def _check_positive_int(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}={value!r}; use an integer ≥ 1")
+    positive_int(value, name)
 
 
 def _environment(qml: Any | None, threads: int | None) -> dict:

@@ -27,6 +27,7 @@ import numpy as np
 
 from qcalo.exceptions import CircuitError
 from qcalo.quantum.gates import GATES
+from qcalo.validate import int_in_range, nonnegative_int
 
 if TYPE_CHECKING:  # qiskit is imported lazily: it costs ~1 s
     from qiskit import QuantumCircuit
@@ -85,11 +86,7 @@ class Angle:
 
 
 def _nonneg_index(index: int, what: str) -> int:
-    if isinstance(index, np.integer):
-        index = int(index)
-    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise CircuitError(f"{what} index {index!r} must be an integer ≥ 0")
-    return index
+    return nonnegative_int(index, f"{what} index", error=CircuitError)
 
 
 @dataclass(frozen=True)
@@ -113,8 +110,7 @@ class Circuit:
     ops: list[Op] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_qubits, bool) or not isinstance(self.n_qubits, int) or not 1 <= self.n_qubits <= 24:
-            raise CircuitError(f"n_qubits={self.n_qubits!r}; use an integer from 1 to 24")
+        self.n_qubits = int_in_range(self.n_qubits, "n_qubits", 1, 24, error=CircuitError)
         for op in list(self.ops):
             self._check(op)
 

@@ -346,9 +346,7 @@ class DensityMatrixSimulator:
             if inputs is not None:
                 raise ShapeError("the circuit reads no inputs; pass inputs=None and batch_size=B")
             batch = 1 if batch_size is None else batch_size
-            if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-                raise ShapeError(f"batch_size={batch!r}; use an integer ≥ 1")
-            return weights, None, batch
+            return weights, None, positive_int(batch, "batch_size", error=ShapeError)
         if inputs is None:
             raise ShapeError(
                 f"the circuit reads {self.n_inputs} input feature(s); pass inputs of shape [B, {self.n_inputs}]"

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from qcalo.exceptions import CircuitError, ShapeError
+from qcalo.validate import positive_int
 
 __all__ = ["SAMPLING_MODES", "SamplingMode", "check_sampling", "check_shots", "sample_counts", "shot_estimates"]
 
@@ -27,9 +28,7 @@ except ImportError:  # pragma: no cover - depends on the install
 
 def check_shots(shots: int) -> int:
     """``shots`` if it is a positive integer; else one line naming the fix."""
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0:
-        raise CircuitError(f"shots={shots!r}; use a positive integer, or None for exact expectation values")
-    return shots
+    return positive_int(shots, "shots", fix="(a positive integer), or None for exact expectation values", error=CircuitError)
 
 
 def check_sampling(sampling: str) -> str:

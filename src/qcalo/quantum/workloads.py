@@ -24,6 +24,7 @@ from typing import Literal
 
 from qcalo.exceptions import CircuitError
 from qcalo.quantum.circuit import Angle, Circuit, Gate
+from qcalo.validate import positive_int
 
 __all__ = ["ENCODINGS", "Encoding", "add_entangling_block", "hybrid_workload", "qag_workload"]
 
@@ -49,8 +50,7 @@ def qag_workload(n_qubits: int = 8, n_blocks: int = 2, encoding: Encoding = "ry"
     """
     if encoding not in ENCODINGS:
         raise CircuitError(f"encoding={encoding!r}; use one of {', '.join(ENCODINGS)}")
-    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
-        raise CircuitError(f"n_blocks={n_blocks!r}; use an integer ≥ 1")
+    positive_int(n_blocks, "n_blocks", error=CircuitError)
     circuit = Circuit(n_qubits)
     for wire in range(n_qubits):
         circuit.add(Gate(encoding), wire, Angle.input(wire))
