@@ -88,9 +88,10 @@ def no_ibm_account(tmp_path, monkeypatch):
     monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE", str(empty))
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the test tried to reach the network")
+        raise ConnectionRefusedError("offline test: no network")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
     return empty
 
 
@@ -103,6 +104,23 @@ def test_ibm_without_account_fails_in_one_line(no_ibm_account) -> None:
     circuit = build_qag_circuit(2, "hea", 1)
     with pytest.raises(ConfigError, match="save_account"):
         run_on_backend(circuit, np.zeros(circuit.n_params), np.zeros((1, 2)), "ibm:fez", shots=10)
+
+
+def test_ibm_with_unusable_saved_account_fails_in_one_line(no_ibm_account) -> None:
+    """A saved account the service cannot use (here: no network) → one line, no traceback."""
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    QiskitRuntimeService.save_account(
+        token="not-a-token",
+        channel="ibm_quantum_platform",
+        instance="crn:v1:bluemix:public:quantum-computing:us-east:a/0:0::",
+        filename=str(no_ibm_account),
+        set_as_default=True,
+    )
+    with pytest.raises(ConfigError) as info:
+        resolve_backend("ibm:torino", account_file=str(no_ibm_account))
+    message = str(info.value)
+    assert "\n" not in message and "ibm:torino" in message and "fake:fez" in message
 
 
 def test_bad_arguments_are_one_line() -> None:
@@ -130,6 +148,22 @@ def test_real_backend_line_search_equals_noise_profile() -> None:
     circuit = build_qag_circuit(6, "hea", 1)
     with pytest.raises(ConfigError, match="fewer"):
         run_on_backend(circuit, np.zeros(circuit.n_params), np.zeros((2, 6)), "fake:manila", shots=8)
+
+
+def test_circuits_without_inputs_take_batch_size() -> None:
+    """Nothing per sample to bind: B i.i.d. shot sets (a Bell pair; an RY(π) weight)."""
+    from qcalo.quantum.circuit import Angle, Circuit
+
+    bell = Circuit(2).h(0).cnot(0, 1)
+    result = run_on_backend(bell, np.zeros(0), None, "fake:fez", shots=400, seed=0, batch_size=3)
+    assert result.counts.shape == (3, 4) and (result.counts.sum(axis=1) == 400).all()
+    assert (result.counts[:, [0, 3]].sum(axis=1) > 0.9 * 400).all()  # |00⟩ + |11⟩
+    flip = Circuit(2).ry(0, Angle.param(0))
+    result = run_on_backend(flip, np.array([math.pi]), None, "fake:fez", shots=400, batch_size=2)
+    assert result.expval_z.shape == (2, 2)
+    assert (result.expval_z[:, 0] < -0.9).all() and (result.expval_z[:, 1] > 0.9).all()
+    with pytest.raises(ShapeError, match="no inputs"):
+        run_on_backend(flip, np.zeros(1), np.zeros((2, 1)), "fake:fez", shots=10)
 
 
 # -- SamplerV2 on fake:fez vs qcalo's engine -------------------------------------------------

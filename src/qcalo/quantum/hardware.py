@@ -61,7 +61,7 @@ __all__ = [
 
 FakeNoise = Literal["line", "device"]
 _ACCOUNT_FIX = (
-    "save an IBM Quantum account once with QiskitRuntimeService.save_account(token=..., "
+    "save one with QiskitRuntimeService.save_account(token=..., "
     "instance=..., set_as_default=True) (or set QISKIT_IBM_TOKEN), or use --backend fake:fez"
 )
 
@@ -137,11 +137,11 @@ def _ibm_backend(name: str, account_file: str | None) -> object:
     try:
         service = QiskitRuntimeService(filename=account_file)
     except (AccountNotFoundError, InvalidAccountError) as error:
-        where = account_file or "~/.qiskit/qiskit-ibm.json"
+        where = account_file or "~/.qiskit/qiskit-ibm.json or QISKIT_IBM_*"
         reason = str(error).strip().strip("'\"").splitlines()[0] if str(error).strip() else ""
         raise ConfigError(
-            f"ibm:{name.removeprefix('ibm_')} needs an IBM Quantum account, none usable in {where}"
-            f"{f' ({reason})' if reason else ''}; {_ACCOUNT_FIX}"
+            f"ibm:{name.removeprefix('ibm_')} needs a usable IBM Quantum account (from {where}: "
+            f"{reason or type(error).__name__}); {_ACCOUNT_FIX}"
         ) from None
     except service_errors as error:  # network, authentication, a malformed saved account
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -276,9 +276,11 @@ def run_on_backend(
     if parsed.kind == "fake" and fake_noise == "line":
         backend = _line_backend(parsed.name, profile.physical_qubits)
     sampler = _sampler(backend, seed if parsed.kind == "fake" else None)
-    pub = (isa, values) if len(isa.parameters) else (isa,)
-    job = sampler.run([pub], shots=shots)
-    bits = _measured_bits(job.result()[0].data.meas, batch, circuit.n_qubits)
+    if len(isa.parameters):
+        job = sampler.run([(isa, values)], shots=shots)
+    else:  # nothing to bind: the B samples are i.i.d. shots of one circuit, split after
+        job = sampler.run([(isa,)], shots=shots * batch)
+    bits = _measured_bits(job.result()[0].data.meas, batch, shots, circuit.n_qubits)
     counts, expval = _tally(bits, circuit.n_qubits)
     job_id = job.job_id() if parsed.kind == "ibm" else None
     return HardwareResult(counts, expval, shots, str(parsed), profile.physical_qubits, job_id)
@@ -378,14 +380,14 @@ def _line_backend(device: str, physical_qubits: tuple[int, ...]) -> object:
     return backend
 
 
-def _measured_bits(bit_array: object, batch: int, n_qubits: int) -> np.ndarray:
+def _measured_bits(bit_array: object, batch: int, shots: int, n_qubits: int) -> np.ndarray:
     """``[B, shots, n]`` booleans, column ``i`` = classical bit ``i`` = logical qubit ``i``."""
     bits = np.asarray(bit_array.to_bool_array(order="little"))
-    if bits.ndim == 2:  # a PUB without parameters has no batch axis
-        bits = bits[None]
-    if bits.shape[0] != batch or bits.shape[2] != n_qubits:
+    if bits.ndim == 2:  # a PUB without parameters: one run of B·shots shots
+        bits = bits.reshape(batch, -1, bits.shape[-1]) if len(bits) == batch * shots else bits[None]
+    if bits.shape != (batch, shots, n_qubits):
         raise ShapeError(
-            f"the sampler returned bits of shape {bits.shape}; expected [{batch}, shots, {n_qubits}]"
+            f"the sampler returned bits of shape {bits.shape}; expected ({batch}, {shots}, {n_qubits})"
         )
     return bits
 
