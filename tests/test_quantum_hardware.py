@@ -200,6 +200,36 @@ def test_small_circuit_matches_engine_at_x1_and_properties_readout() -> None:
     assert not np.array_equal(other.counts, result.counts)
 
 
+def test_ibm_path_end_to_end_on_a_stand_in_backend(monkeypatch) -> None:
+    """``ibm:`` with the service's backend replaced by FakeFez under a real device's name: the
+    line comes from the backend's own calibration, one sampler call, a job id comes back,
+    and the ⟨Z⟩ estimates agree with qcalo's engine at x = 1."""
+    line = noise_profile("fake_fez", 3).physical_qubits
+    stand_in = hardware._line_backend.__wrapped__("fake_fez", line)  # fresh, not the cached one
+    stand_in.name = "ibm_fez"
+    asked = []
+
+    def service_backend(name, account_file):
+        asked.append((name, account_file))
+        return stand_in
+
+    monkeypatch.setattr(hardware, "_ibm_backend", service_backend)
+    seeded = hardware._sampler  # hardware takes no seed; the stand-in's simulator does
+    monkeypatch.setattr(hardware, "_sampler", lambda backend, seed: seeded(backend, 5))
+    circuit = build_qag_circuit(3, "clic8", 1)
+    rng = np.random.default_rng(8)
+    weights = rng.uniform(-math.pi, math.pi, circuit.n_params)
+    inputs = rng.normal(0.0, 0.7, (4, 3))
+    result = run_on_backend(circuit, weights, inputs, "ibm:fez", shots=20_000, account_file="a.json")
+    assert asked == [("ibm_fez", "a.json")]
+    assert result.backend == "ibm:ibm_fez" and isinstance(result.job_id, str)
+    assert result.physical_qubits == line
+    sim = DensityMatrixSimulator(circuit, device="fake_fez", noise_scale=1.0)
+    z = sim.expval_z(torch.tensor(weights), torch.tensor(inputs)).numpy()
+    sigma = np.sqrt((1 - z**2) / 20_000)
+    assert (np.abs(result.expval_z - z) <= _sidak_sigmas(z.size) * sigma).all()
+
+
 @pytest.mark.slow
 def test_line_noise_model_gives_the_same_shots_as_the_whole_device() -> None:
     """The fast default (FakeFez's own model restricted to the line) changes nothing."""
