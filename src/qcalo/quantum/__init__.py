@@ -14,5 +14,11 @@ Module map (each depends only on those above it):
 * :mod:`~qcalo.quantum.sampling` — shot histograms and ⟨Z⟩ estimates;
 * :mod:`~qcalo.quantum.simulator` — ``StatevectorSimulator``, the facade;
 * :mod:`~qcalo.quantum.layer` — ``QuantumLayer``, the ``torch.nn.Module``;
-* :mod:`~qcalo.quantum.peers` — Qiskit Aer and PennyLane running qcalo circuits (benchmarks).
+* :mod:`~qcalo.quantum.peers` — Qiskit Aer and PennyLane running qcalo circuits (benchmarks);
+* :mod:`~qcalo.quantum.noise`, ``noise_channels``, ``noise_transpile``, ``noise_aer`` — a device's
+  calibration on its best line, the scale x, Aer-equal channels, the transpiled (ISA) circuit;
+* :mod:`~qcalo.quantum.density_plan`, ``density_ops``, :mod:`~qcalo.quantum.density_matrix` — the
+  noisy engine (Pauli-transfer density matrix, Heisenberg-picture ⟨Z⟩);
+* :mod:`~qcalo.quantum.hardware`, ``hardware_line`` — the same ISA circuits through IBM's SamplerV2
+  (``fake:<name>`` local testing mode, ``ibm:<name>`` with a saved account).
 """
