@@ -42,15 +42,15 @@ def noise_study(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Seed 000's noise study (Figure 6): QAG trained/evaluated under rescaled device noise, on Dask."""
-    from qcalo.experiments.noise_study import make_spec, open_study, run_study
+    from qcalo.experiments.noise_study import check_study, make_spec, run_study
     from qcalo.experiments.noise_study_report import format_report
 
     try:
         settings = {} if epochs is None else {"epochs": epochs}
         spec = make_spec(config=config, grid=_grid(grid), repetitions=repetitions, quick=quick,
                          data=data, **settings)  # fmt: skip
+        check_study(out, spec)  # another study's folder: refused before anything runs
         _check_data(spec)
-        open_study(out, spec)  # refuses another study's folder before a cluster starts
         result = run_study(out, spec, scheduler=scheduler, workers=workers, progress=not quiet)
     except QcaloError as error:
         typer.echo(f"error: {error}", err=True)

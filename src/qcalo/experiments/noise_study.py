@@ -62,6 +62,7 @@ __all__ = [
     "Cell",
     "ResultsTable",
     "StudySpec",
+    "check_study",
     "make_spec",
     "open_study",
     "plan_cells",
@@ -253,8 +254,8 @@ def _text(value: Any) -> str:
     return repr(value) if isinstance(value, float) and math.isfinite(value) else str(value)
 
 
-def open_study(folder: Path, spec: StudySpec) -> ResultsTable:
-    """Check (or create) ``study.json``; the results table so far. Refuses another study's folder."""
+def check_study(folder: Path, spec: StudySpec) -> None:
+    """Refuse (one line, nothing written) a folder holding another study or other files."""
     from qcalo.train.rundir import read_json
 
     record = folder / "study.json"
@@ -264,10 +265,15 @@ def open_study(folder: Path, spec: StudySpec) -> ResultsTable:
         if {k: saved.get(k) for k in mine} != mine:
             differ = ", ".join(f"{k}: {saved.get(k)!r} there, {v!r} here" for k, v in mine.items() if saved.get(k) != v)
             raise ConfigError(f"{folder} holds a noise study with other settings ({differ}); use another --out")
-    elif folder.exists() and any(folder.iterdir()):
-        raise ConfigError(f"{folder} is not empty and holds no noise study (study.json); use another --out")
+    elif folder.is_file() or (folder.exists() and any(folder.iterdir())):
+        raise ConfigError(f"{folder} is not an empty folder and holds no noise study (study.json); use another --out")
+
+
+def open_study(folder: Path, spec: StudySpec) -> ResultsTable:
+    """:func:`check_study`, then create or update ``study.json``; the results table so far."""
+    check_study(folder, spec)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(record, {**spec.comparable(), "repetitions": spec.repetitions})
+    atomic.write_json(folder / "study.json", {**spec.comparable(), "repetitions": spec.repetitions})
     return ResultsTable(folder / "results.csv")
 
 
