@@ -163,3 +163,17 @@ def test_bad_noise_is_one_line_and_nothing_written(
     out = tmp_path / "g.h5"
     _one_line(runner.invoke(app, ["generate", str(runs["clean"]), "--n", "5", "--out", str(out), *flags]), *words)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("sampling", ["marginal", "joint"])
+def test_shot_values_are_the_engines_own_with_or_without_gradients(sampling: str) -> None:
+    qag = QAG(4, "hea", n_layers=1, shots=512, noise=NoiseSetting(scale=1.0, sampling=sampling))
+    weights = torch.as_tensor(qag.init_weights(0, spread=0.5), dtype=qag.real_dtype)
+    generator = torch.Generator().manual_seed(3)
+    angles = qag.random_angles(20, generator)
+    reference = qag.noisy.expval_z(weights, angles, shots=512, generator=generator, sampling=sampling)
+    with torch.no_grad():
+        plain = qag.sample_z(weights, 20, generator=torch.Generator().manual_seed(3))
+    tracked = qag.sample_z(weights.clone().requires_grad_(), 20, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(plain, reference, rtol=0, atol=0)
+    torch.testing.assert_close(tracked.detach(), reference, rtol=0, atol=0)

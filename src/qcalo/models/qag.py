@@ -378,14 +378,22 @@ class QAG(torch.nn.Module):
 
     def _noisy_z(self, weights: Tensor, angles: Tensor, generator: torch.Generator, exact: bool) -> Tensor:
         """:meth:`sample_z` through the density-matrix engine (same straight-through rule)."""
+        from qcalo.quantum.density_ops import marginal_shots
+
         if self.shots is None or exact:
             return self.noisy.expval_z(weights, angles).clamp(-1, 1)
-        estimates = self.noisy.expval_z(
-            weights.detach(), angles, shots=self.shots, generator=generator, sampling=self.noise.sampling
-        ).to(self.real_dtype)
-        if not (torch.is_grad_enabled() and weights.requires_grad):
+        needs_grad = torch.is_grad_enabled() and weights.requires_grad
+        if self.noise.sampling == "marginal":
+            # One Heisenberg pass serves both: marginal shots need only the exact ⟨Z⟩.
+            exact_z = self.noisy.expval_z(weights if needs_grad else weights.detach(), angles)
+            estimates = marginal_shots(exact_z.detach(), self.shots, generator)
+        else:
+            estimates = self.noisy.expval_z(
+                weights.detach(), angles, shots=self.shots, generator=generator, sampling="joint"
+            )
+            exact_z = self.noisy.expval_z(weights, angles) if needs_grad else None
+        if not needs_grad:
             return estimates
-        exact_z = self.noisy.expval_z(weights, angles)
         return estimates + (exact_z - exact_z.detach())  # the shot values, the exact gradient
 
     def init_weights(self, seed: int, *, spread: float = 0.1) -> np.ndarray:
