@@ -123,6 +123,7 @@ def test_a_folder_from_another_grid_is_refused(tmp_path: Path) -> None:
         (["--grid", "0,a"], "comma-separated"),
         (["--config", "gan"], "qag-clic8-adam"),
         (["--repetitions", "0"], "repetitions=0"),
+        (["--config", "qag-clic8", "--epochs", "5"], "COBYLA's minimum"),
     ],
 )
 def test_bad_study_input_is_one_line_and_nothing_written(tmp_path: Path, args: list[str], words: str) -> None:

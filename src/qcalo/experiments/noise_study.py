@@ -8,6 +8,10 @@ For every noise scale ``x`` of a grid (default 0, 0.25, …, 2.0; ``x`` as defin
   clean training does not depend on ``x``, so **one clean training per repetition** is shared
   by all ``x`` of scenario b (kept in ``runs/clean_r{r}``, retrained only if missing).
 
+Scenario a at ``x = 0`` trains through the density-matrix engine at scale 0 (exactly
+noiseless, with the noisy runs' per-qubit shots); scenario b's clean models use the recipe's
+own statevector engine and sampling.
+
 A **cell** is one ``(scenario, x, r)``: its seeded training (scenario a) and its evaluation.
 The score is the final **test MMD as a ratio to the real-vs-real floor** from
 :func:`qcalo.train.evaluate.score_images` at one sample size ``n_eval = 250`` over
@@ -131,7 +135,6 @@ def make_spec(
     Raises:
         ConfigError: unknown config, empty grid, an ``x`` < 0 or non-finite, bad repetitions.
     """
-    from qcalo.configs import default_config_path
     from qcalo.quantum.noise import check_scale
 
     if config not in ("qag-clic8-adam", "qag-clic8"):
@@ -145,11 +148,20 @@ def make_spec(
     if quick:
         settings.setdefault("epochs", QUICK["epochs"])
         settings.setdefault("n_sets", QUICK["n_sets"])
-    default_config_path(config)  # packaged: exists
-    return StudySpec(
+    spec = StudySpec(
         config=config, grid=scales, repetitions=reps, quick=quick,
         data=None if data is None else str(Path(data).resolve()), **settings,
     )  # fmt: skip
+    _check_budget(_config(spec, 0, scales[-1]))  # a bad setting fails here, not in every cell
+    return spec
+
+
+def _check_budget(config: Any) -> None:
+    from qcalo.models.qag import build_qag_circuit
+
+    minimum = build_qag_circuit(config.n_pixels, config.ansatz, config.n_layers).n_params + 2
+    if config.optimizer == "cobyla" and config.epochs < minimum:
+        raise ConfigError(f"--epochs {config.epochs} is below COBYLA's minimum of {minimum} for {config.ansatz}; raise it")
 
 
 def plan_cells(spec: StudySpec) -> list[Cell]:
