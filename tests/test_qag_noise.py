@@ -177,3 +177,13 @@ def test_shot_values_are_the_engines_own_with_or_without_gradients(sampling: str
     tracked = qag.sample_z(weights.clone().requires_grad_(), 20, generator=torch.Generator().manual_seed(3))
     torch.testing.assert_close(plain, reference, rtol=0, atol=0)
     torch.testing.assert_close(tracked.detach(), reference, rtol=0, atol=0)
+
+
+def test_noise_scale_alone_implies_fake_fez_and_none_clears_a_config_noise(tiny_yaml: Path, tmp_path: Path) -> None:
+    assert _train(tmp_path / "s", tiny_yaml, "--noise-scale", "0.25", "--epochs", "1").exit_code == 0
+    saved = yaml.safe_load((tmp_path / "s" / "config.yaml").read_text())
+    assert (saved["noise"], saved["noise_scale"]) == ("fake_fez", 0.25)
+    noisy_yaml = tmp_path / "noisy.yaml"
+    noisy_yaml.write_text(yaml.safe_dump({**TINY, "noise": "fake_torino", "noise_scale": 2}))
+    assert _train(tmp_path / "c", noisy_yaml, "--noise", "none", "--epochs", "1").exit_code == 0
+    assert yaml.safe_load((tmp_path / "c" / "config.yaml").read_text())["noise"] is None
