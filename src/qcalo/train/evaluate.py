@@ -320,6 +320,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"mean gen/real {summary['energy_sum_mean_ratio']:.3f}, separation power {summary['energy_sum_separation']:.4f} "
         f"(Gaussian {summary['gaussian_energy_sum_separation']:.4f})"
     )
+    if "noise" in summary:
+        lines.append(f"noise: generated under {_noise_text(summary['noise'])}, trained under {_noise_text(summary['train_noise'])}")
     if "train_seconds" in summary:
         lines.append(f"train time {summary['train_seconds']:.1f} s, {summary['epochs_done']} epochs")
     return "\n".join(lines)
+
+
+def _noise_text(record: dict[str, Any] | None) -> str:
+    return "none (noiseless)" if record is None else f"{record['device']} x={record['scale']:g} ({record['sampling']} shots)"

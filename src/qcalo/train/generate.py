@@ -5,7 +5,8 @@ dataset ``x`` of shape ``(N, n_pixels)``, pixel energies on the file's scale (me
 in GeV / 50), so any tool that reads the real files reads the generated ones. Provenance (the
 run directory, seed, qcalo version, the run's data source and config) is stored as HDF5
 attributes, with the noise it was generated under (``noise``, JSON; ``null`` = noiseless) and
-the run's training noise (``train_noise``). The file appears only when complete (written to a temp file, then renamed).
+the run's training noise (``train_noise``). The file appears only when complete (written to a
+temp file, then renamed).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def write_generated(
     noise: object = "as-trained",
 ) -> Path:
     """Generate ``n_showers`` from the trained run in ``run_dir`` and write them to ``out`` (HDF5).
+
+    ``noise``: ``"as-trained"`` (default), a :class:`~qcalo.models.qag.NoiseSetting` or ``None``
+    (noiseless) — see :func:`qcalo.train.evaluate.resolve_noise`.
 
     Raises:
         ConfigError: bad ``n_showers`` or ``seed``, ``out`` is a folder, or exists without ``overwrite``.
