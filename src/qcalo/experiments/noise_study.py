@@ -325,7 +325,7 @@ def run_study(
     failed: list[str] = []
     if pending:
         cluster = None if scheduler else LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None,
+            n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0",  # any free port
         )  # fmt: skip
         client = Client(scheduler) if scheduler else Client(cluster)
         try:
