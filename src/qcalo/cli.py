@@ -12,6 +12,7 @@ from qcalo.cli_bench import bench_app
 from qcalo.cli_data import data_app
 from qcalo.cli_gan import train_gan_command
 from qcalo.cli_generate import generate
+from qcalo.cli_noise import noise_study
 from qcalo.cli_qag import evaluate, train_app
 from qcalo.cli_table import table
 
@@ -29,6 +30,7 @@ app.add_typer(bench_app, name="bench", help="Benchmarks against library peers, m
 app.command("evaluate")(evaluate)
 app.command("generate")(generate)
 app.command("table")(table)
+app.command("noise-study")(noise_study)
 
 
 def _version(value: bool) -> None:

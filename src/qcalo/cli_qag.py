@@ -146,6 +146,14 @@ def train_qag_command(
         int | None,
         typer.Option(help="Seed of everything random in the run."),
     ] = None,
+    noise: Annotated[
+        str | None,
+        typer.Option("--noise", help="Train under this fake device's noise (fake_fez, fake_torino, …; 'none': noiseless)."),
+    ] = None,
+    noise_scale: Annotated[
+        float | None,
+        typer.Option("--noise-scale", help="Noise scale x ≥ 0 (0 noiseless, 1 as calibrated); alone it implies --noise fake_fez."),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Continue the run in --out from its checkpoint (on the data it recorded unless --data is given)."),
@@ -171,7 +179,10 @@ def train_qag_command(
         settings = load_qag_config(
             source, ansatz=ansatz, n_layers=n_layers, n_pixels=pixels, epochs=epochs, images=images,
             shots=shots, sigma2=sigma2, optimizer=optimizer, corr_weight=corr_weight, seed=seed,
+            noise=noise, noise_scale=noise_scale,
         )  # fmt: skip
+        if noise is None and noise_scale is not None and settings.noise is None:
+            settings = load_qag_config(source, **{**settings.model_dump(), "noise": "fake_fez"})
         check_run_dir(out, resume=resume, overwrite=overwrite)  # before loading data: fail fast
         splits = _load_data(data, settings.n_pixels, run=out if resume else None)
         with _progress(settings.epochs, quiet) as report:
@@ -229,9 +240,17 @@ def evaluate(
         Path | None,
         typer.Option("--samples", help="Score the showers in this file (e.g. from `qcalo generate`) instead of generating."),
     ] = None,
+    noise: Annotated[
+        str | None,
+        typer.Option("--noise", help="Generate under this fake device's noise ('none': noiseless; default: as trained)."),
+    ] = None,
+    noise_scale: Annotated[
+        float | None,
+        typer.Option("--noise-scale", help="Noise scale x ≥ 0 for generation (default: as trained, else 1)."),
+    ] = None,
 ) -> None:
     """Score a trained run on the test set (MMD vs the real-vs-real floor) and draw its figures."""
-    from qcalo.train.evaluate import evaluate_run, format_summary
+    from qcalo.train.evaluate import evaluate_run, format_summary, resolve_noise
     from qcalo.train.preflight import data_mismatch
     from qcalo.train.qag import model_from_run
     from qcalo.train.rundir import (
@@ -252,6 +271,7 @@ def evaluate(
             if mismatch and not allow_other_data:
                 raise QcaloError(f"{mismatch}; pass the run's own --data, or --allow-other-data to evaluate anyway")
             sizes = _eval_sizes(splits, n_eval)
+            eval_noise = resolve_noise(noise, noise_scale, run_dir)
             showers = None
             if samples is not None:
                 from qcalo.data.clic import read_clic_file
@@ -260,7 +280,7 @@ def evaluate(
             clear_evaluation(run_dir)
             summary = evaluate_run(
                 run_dir, splits, n_eval=sizes, n_sets=n_sets, n_large=n_large, seed=seed,
-                figures=not no_figures, samples=showers,
+                figures=not no_figures, samples=showers, noise=eval_noise,
             )  # fmt: skip
             if samples is not None:
                 summary["samples_file"] = str(samples.resolve())

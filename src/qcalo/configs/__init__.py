@@ -64,6 +64,30 @@ class QAGConfig(BaseModel):
     dtype: Literal["complex64", "complex128"] = "complex64"
     threads: int = Field(1, description="torch threads; 1 is fastest for these small states")
     seed: int = Field(0, description="seed of everything random in the run (≥ 0)")
+    noise: str | None = Field(
+        None, description="train under this fake device's noise (e.g. fake_fez); null = noiseless"
+    )
+    noise_scale: float = Field(1.0, description="noise scale x ≥ 0 (0 = noiseless, 1 = as calibrated)")
+    noise_sampling: Literal["joint", "marginal"] = Field(
+        "marginal", description="shots under noise: per-qubit marginals (~5× cheaper) or bitstrings"
+    )
+
+    @field_validator("noise", mode="before")
+    @classmethod
+    def _noise_device(cls, value: object) -> str | None:
+        """A fake device's canonical name (``fez`` → ``fake_fez``); ``none`` → noiseless."""
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+            return None
+        from qcalo.quantum.noise import fake_backend
+
+        return str(fake_backend(str(value)).name)
+
+    @field_validator("noise_scale", mode="before")
+    @classmethod
+    def _noise_scale(cls, value: object) -> float:
+        from qcalo.quantum.noise import check_scale
+
+        return check_scale(_yaml_number(value))
 
     @field_validator("ansatz")
     @classmethod

@@ -15,6 +15,11 @@ flaws show), each over ``n_sets`` independent sets:
   learnt the shower shapes beyond their first two moments;
 * each mean with its standard error, and the ratios to the floor with theirs (delta method).
 
+**Noise.** Generation runs under the noise the run was trained with unless ``noise`` says
+otherwise (a :class:`~qcalo.models.qag.NoiseSetting`, or ``None`` for noiseless), so a run
+trained clean can be evaluated noisy and vice versa; ``summary.json`` records both
+(``noise``: the evaluation's, ``train_noise``: the training's; ``null`` = noiseless).
+
 On the large sample: correlation loss (with the real-vs-real value beside it), the energy-sum
 separation power, and the generated/real **width ratio of the energy sum** (± bootstrap error).
 """
@@ -44,10 +49,12 @@ from qcalo.report.plots import (
     plot_pixel_distributions,
     read_metrics_csv,
 )
-from qcalo.train.qag import epoch_generator, model_from_run
+from qcalo.train.qag import AS_TRAINED, epoch_generator, model_from_run, train_noise
 from qcalo.train.rundir import read_json, write_json
 
-__all__ = ["DEFAULT_N_EVAL", "evaluate_run", "format_summary", "generate_images", "score_images"]
+__all__ = [
+    "DEFAULT_N_EVAL", "evaluate_run", "format_summary", "generate_images", "resolve_noise", "score_images",
+]  # fmt: skip
 
 DEFAULT_N_EVAL: tuple[int, ...] = (250, 1000)
 """Sample sizes every MMD is reported at."""
@@ -62,13 +69,17 @@ def generate_images(
     seed: int = 0,
     chunk: int = 5000,
     progress: Callable[[int], None] | None = None,
+    noise: Any = AS_TRAINED,
 ) -> np.ndarray:
     """``n_images`` pixel-energy images ``[n, n_pixels]`` from a trained run (seeded).
 
     ``progress(done)`` is called after each chunk with the number of images made so far.
+    ``noise``: ``AS_TRAINED`` (default), a :class:`~qcalo.models.qag.NoiseSetting` or ``None``.
     """
-    model, weights, codec, config = model_from_run(run_dir)
+    model, weights, codec, config = model_from_run(run_dir, noise)
     torch.set_num_threads(config.threads)
+    if model.noise is not None and model.noise.sampling == "joint":
+        chunk = min(chunk, 256)  # joint shots need B × 4^n density-matrix coefficients
     generator, _ = epoch_generator(seed, 0, stream=2)  # stream 2: evaluation only
     parts = []
     with torch.no_grad():
@@ -78,6 +89,30 @@ def generate_images(
             if progress is not None:
                 progress(start + len(parts[-1]))
     return np.concatenate(parts) if parts else np.empty((0, codec.n_pixels))
+
+
+def resolve_noise(device: str | None, scale: float | None, run_dir: Path | str) -> Any:
+    """The evaluation noise of ``--noise DEVICE|none`` / ``--noise-scale X`` for a run.
+
+    Neither given: ``AS_TRAINED``. ``--noise none``: noiseless. Otherwise the given parts,
+    the rest from the run's training noise (or ``fake_fez`` at x = 1). Checked here (unknown
+    device, x < 0 or non-finite → one-line ``ConfigError``) and the model is built once, so a
+    line too short for the circuit fails before anything is written.
+    """
+    from qcalo.configs import load_qag_config
+    from qcalo.models.qag import NoiseSetting
+
+    if device is None and scale is None:
+        return AS_TRAINED
+    if device is not None and device.strip().lower() == "none":
+        return None
+    trained = train_noise(load_qag_config(Path(run_dir) / "config.yaml")) or NoiseSetting()
+    checked = load_qag_config(
+        None, noise=device or trained.device, noise_scale=trained.scale if scale is None else scale
+    )
+    setting = NoiseSetting(checked.noise, checked.noise_scale, trained.sampling)
+    model_from_run(run_dir, setting)
+    return setting
 
 
 def _as_sizes(n_eval: int | Sequence[int]) -> tuple[int, ...]:
@@ -97,6 +132,7 @@ def evaluate_run(
     seed: int = 0,
     figures: bool = True,
     samples: np.ndarray | None = None,
+    noise: Any = AS_TRAINED,
 ) -> dict[str, Any]:
     """Score a finished run, write ``summary.json`` (and PNG figures) into it, return the summary.
 
@@ -105,11 +141,11 @@ def evaluate_run(
     ``qcalo generate``), whose MMD sets are then resampled when they are too few.
     """
     run_dir = Path(run_dir)
-    _model, _w, _codec, config = model_from_run(run_dir)
+    model, _w, _codec, config = model_from_run(run_dir, noise)
     train_summary = read_json(run_dir / "train_summary.json")
     sizes = _as_sizes(n_eval)
     if samples is None:
-        generated = generate_images(run_dir, n_sets * sum(sizes) + n_large, seed=seed)
+        generated = generate_images(run_dir, n_sets * sum(sizes) + n_large, seed=seed, noise=model.noise)
     else:
         generated = np.asarray(samples, dtype=np.float64)
         n_large = min(n_large, len(generated))
@@ -119,6 +155,8 @@ def evaluate_run(
         "epochs_done": int(train_summary["epochs_done"]),
         "ansatz": config.ansatz,
         "n_params": int(train_summary["n_params"]),
+        "noise": None if samples is not None or model.noise is None else model.noise.record(),
+        "train_noise": None if (trained := train_noise(config)) is None else trained.record(),
     }
     if figures:
         summary["figures"] = [p.name for p in _figures(run_dir, data, generated[-n_large:])]
@@ -282,6 +320,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"mean gen/real {summary['energy_sum_mean_ratio']:.3f}, separation power {summary['energy_sum_separation']:.4f} "
         f"(Gaussian {summary['gaussian_energy_sum_separation']:.4f})"
     )
+    if "noise" in summary:
+        lines.append(f"noise: generated under {_noise_text(summary['noise'])}, trained under {_noise_text(summary['train_noise'])}")
     if "train_seconds" in summary:
         lines.append(f"train time {summary['train_seconds']:.1f} s, {summary['epochs_done']} epochs")
     return "\n".join(lines)
+
+
+def _noise_text(record: dict[str, Any] | None) -> str:
+    return "none (noiseless)" if record is None else f"{record['device']} x={record['scale']:g} ({record['sampling']} shots)"

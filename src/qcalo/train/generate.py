@@ -4,11 +4,14 @@ For a QAG trained on CLIC N-pixel data the file is what ``qcalo data download cl
 dataset ``x`` of shape ``(N, n_pixels)``, pixel energies on the file's scale (mean layer energy
 in GeV / 50), so any tool that reads the real files reads the generated ones. Provenance (the
 run directory, seed, qcalo version, the run's data source and config) is stored as HDF5
-attributes. The file appears only when complete (written to a temp file, then renamed).
+attributes, with the noise it was generated under (``noise``, JSON; ``null`` = noiseless) and
+the run's training noise (``train_noise``). The file appears only when complete (written to a
+temp file, then renamed).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +31,12 @@ def write_generated(
     seed: int = 0,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    noise: object = "as-trained",
 ) -> Path:
     """Generate ``n_showers`` from the trained run in ``run_dir`` and write them to ``out`` (HDF5).
+
+    ``noise``: ``"as-trained"`` (default), a :class:`~qcalo.models.qag.NoiseSetting` or ``None``
+    (noiseless) — see :func:`qcalo.train.evaluate.resolve_noise`.
 
     Raises:
         ConfigError: bad ``n_showers`` or ``seed``, ``out`` is a folder, or exists without ``overwrite``.
@@ -40,6 +47,7 @@ def write_generated(
 
     from qcalo import __version__
     from qcalo.train.evaluate import generate_images
+    from qcalo.train.qag import model_from_run, train_noise
     from qcalo.train.rundir import read_json, run_lock
 
     n_showers = positive_int(n_showers, "n", fix="(the number of showers to write)")
@@ -54,7 +62,10 @@ def write_generated(
     with run_lock(run_dir):  # not while another process trains or overwrites this run
         environment = read_json(run_dir / "environment.json") if (run_dir / "environment.json").is_file() else {}
         config_text = (run_dir / "config.yaml").read_text()
-        showers = generate_images(run_dir, n_showers, seed=seed, progress=progress)
+        model, _weights, _codec, config = model_from_run(run_dir, noise)
+        used = model.noise
+        trained = train_noise(config)
+        showers = generate_images(run_dir, n_showers, seed=seed, progress=progress, noise=used)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
         handle.create_dataset("x", data=showers, compression="gzip", compression_opts=4, shuffle=True)
         handle.attrs.update(
@@ -69,6 +80,8 @@ def write_generated(
                 "trained_on_source": str(environment.get("data_source", "unknown")),
                 "trained_on_location": str(environment.get("data_location", "unknown")),
                 "config_yaml": config_text,
+                "noise": json.dumps(None if used is None else used.record()),
+                "train_noise": json.dumps(None if trained is None else trained.record()),
                 "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )

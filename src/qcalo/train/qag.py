@@ -52,7 +52,7 @@ from qcalo.metrics import (
     median_distance,
     mmd,
 )
-from qcalo.models.qag import QAG, PixelCodec
+from qcalo.models.qag import QAG, NoiseSetting, PixelCodec
 from qcalo.train.preflight import check_data_fits, check_resume, check_run_dir
 from qcalo.train.rundir import (
     DataSplits,
@@ -68,13 +68,11 @@ from qcalo.train.rundir import (
 )
 
 __all__ = [
-    "METRIC_COLUMNS",
-    "DataSplits",
-    "TrainResult",
-    "epoch_generator",
-    "model_from_run",
-    "train_qag",
+    "AS_TRAINED", "METRIC_COLUMNS", "DataSplits", "TrainResult", "build_model", "epoch_generator",
+    "model_from_run", "train_noise", "train_qag",
 ]  # fmt: skip
+AS_TRAINED = "as-trained"
+"""``noise=AS_TRAINED``: evaluate/generate under the noise the run was trained with."""
 
 METRIC_COLUMNS = (
     "epoch", "loss",
@@ -100,8 +98,13 @@ def epoch_generator(seed: int, epoch: int, stream: int = 0) -> tuple[torch.Gener
     return torch.Generator().manual_seed(int(words[0] >> np.uint64(1))), np.random.default_rng(int(words[1]))
 
 
-def build_model(config: QAGConfig) -> QAG:
-    """The QAG a config describes."""
+def train_noise(config: QAGConfig) -> NoiseSetting | None:
+    """The noise a config trains under (``None``: noiseless)."""
+    return None if config.noise is None else NoiseSetting(config.noise, config.noise_scale, config.noise_sampling)
+
+
+def build_model(config: QAGConfig, noise: NoiseSetting | None | str = AS_TRAINED) -> QAG:
+    """The QAG a config describes, under its training noise or ``noise`` (``None``: noiseless)."""
     dtype = torch.complex64 if config.dtype == "complex64" else torch.complex128
     return QAG(
         config.n_pixels,
@@ -111,6 +114,7 @@ def build_model(config: QAGConfig) -> QAG:
         shots=config.shots,
         sampling=config.sampling,
         dtype=dtype,
+        noise=train_noise(config) if noise == AS_TRAINED else noise,
     )
 
 
@@ -397,14 +401,17 @@ def _finish(trainer: _Trainer, weights: np.ndarray, message: str) -> TrainResult
     return TrainResult(run_dir, summary["epochs_done"], summary["final_loss"], train_seconds, message)
 
 
-def model_from_run(run_dir: Path | str) -> tuple[QAG, np.ndarray, PixelCodec, QAGConfig]:
-    """Rebuild the trained model of a finished run: ``(qag, weights, codec, config)``."""
+def model_from_run(
+    run_dir: Path | str, noise: NoiseSetting | None | str = AS_TRAINED
+) -> tuple[QAG, np.ndarray, PixelCodec, QAGConfig]:
+    """Rebuild the trained model of a finished run: ``(qag, weights, codec, config)``, under the
+    noise it was trained with or ``noise`` (a run trained clean can be run noisy and vice versa)."""
     from qcalo.configs import load_qag_config
 
     run_dir = Path(run_dir)
     config = load_qag_config(run_dir / "config.yaml")
     saved = read_json(run_dir / "model.json")
-    model = build_model(config)
+    model = build_model(config, noise)
     weights = np.asarray(saved["weights"], dtype=np.float64)
     if weights.shape != (model.n_params,):
         raise CheckpointError(f"{run_dir}/model.json has {weights.size} weights, the model needs {model.n_params}")
