@@ -331,12 +331,14 @@ def run_study(
         try:
             where = str(folder.resolve())
             clean = {
-                r: client.submit(train, spec, where, r, key=f"clean-{r}", retries=RETRIES, pure=False)
+                r: client.submit(train, spec, where, r, key=f"clean-{r}", retries=RETRIES, pure=False, priority=-r)
                 for r in sorted({c.repetition for c in pending if c.scenario == "b"})
             }
+            # Repetition-major priorities: a stopped study holds whole repetitions (without
+            # them Dask ran scenario a's trainings far ahead of b's cheap evaluations).
             futures = [
                 client.submit(cell_task, spec, where, c, clean.get(r) if c.scenario == "b" else None,
-                              key=f"cell-{c.id}", retries=RETRIES, pure=False)
+                              key=f"cell-{c.id}", retries=RETRIES, pure=False, priority=-r)
                 for c in pending
                 for r in [c.repetition]
             ]  # fmt: skip
