@@ -228,3 +228,12 @@ def test_gan_showers_are_written_in_dataset_1_format(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="either"):
         write_gan_showers(out, tmp_path / "x.hdf5")
     assert not (tmp_path / "x.hdf5").exists()
+    # Through the CLI: `qcalo generate` and `qcalo evaluate` know a GAN run.
+    cli = runner.invoke(app, ["generate", str(out), "--energies", "65536", "--n", "5", "--out", str(tmp_path / "c.hdf5")])
+    assert cli.exit_code == 0 and read_ds1(tmp_path / "c.hdf5").showers.shape == (5, 533), cli.output
+    bad = runner.invoke(app, ["generate", str(out), "--energies", "lots", "--n", "5", "--out", str(tmp_path / "d.hdf5")])
+    assert bad.exit_code == 2 and "--energies" in bad.stderr and not (tmp_path / "d.hdf5").exists()
+    before = json.loads((out / "summary.json").read_text())
+    evaluated = runner.invoke(app, ["evaluate", str(out), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["test_chi2_ndf"] == before["test_chi2_ndf"]

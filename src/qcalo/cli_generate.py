@@ -13,16 +13,29 @@ __all__ = ["generate"]
 
 def generate(
     run_dir: Path = typer.Argument(..., help="A trained run directory."),
-    n: int = typer.Option(..., "--n", help="Number of showers to write."),
+    n: int | None = typer.Option(None, "--n", help="Number of showers to write (GAN: per energy)."),
     out: Path = typer.Option(..., "--out", "-o", help="HDF5 file to write (dataset `x`, the training data's format)."),
     seed: int = typer.Option(0, help="Seed of the generation."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     noise: str | None = typer.Option(None, "--noise", help="Fake device noise ('none': noiseless; default: as trained)."),
     noise_scale: float | None = typer.Option(None, "--noise-scale", help="Noise scale x ≥ 0 (default: as trained, else 1)."),
+    energies: str | None = typer.Option(None, "--energies", help="GAN runs: incident energies in MeV, comma-separated (with --n per energy)."),
+    energies_from: Path | None = typer.Option(None, "--energies-from", help="GAN runs: one shower per event of this dataset-1 file."),
 ) -> None:
-    """Write N generated showers of a trained run to an HDF5 file (atomically, seeded)."""
+    """Write generated showers of a trained run to an HDF5 file in its data set's format (atomically, seeded).
+
+    QAG runs: N showers (CLIC format, dataset `x`). GAN runs: dataset-1 format, N per energy of
+    --energies, or the event mix of --energies-from (e.g. dataset_1_pions_2.hdf5).
+    """
     from tqdm.auto import tqdm
+
+    if (run_dir / "chi2.csv").is_file():  # a GAN run
+        _generate_gan(run_dir, n, out, seed, overwrite, energies, energies_from)
+        return
+    if n is None:
+        typer.echo("error: --n is required (the number of showers to write)", err=True)
+        raise typer.Exit(2)
 
     from qcalo.train.evaluate import resolve_noise
     from qcalo.train.generate import write_generated
@@ -40,3 +53,26 @@ def generate(
         typer.echo(f"error: cannot write {out}: {error.strerror or error}; choose a writable --out", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"wrote {n} showers -> {path}")
+
+
+def _generate_gan(
+    run_dir: Path, n: int | None, out: Path, seed: int, overwrite: bool, energies: str | None, energies_from: Path | None
+) -> None:
+    from qcalo.train.gan_run import write_gan_showers
+
+    try:
+        values = None
+        if energies is not None:
+            try:
+                values = tuple(float(e) for e in energies.split(","))
+            except ValueError:
+                raise QcaloError(f"--energies {energies!r}; give incident energies in MeV, e.g. 4096,65536") from None
+        path = write_gan_showers(run_dir, out, energies_mev=values, n_per_energy=n, energies_from=energies_from,
+                                 seed=seed, overwrite=overwrite)  # fmt: skip
+    except QcaloError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error.strerror or error}; choose a writable --out", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote GAN showers (dataset-1 format) -> {path}")

@@ -261,6 +261,9 @@ def evaluate(
         write_json,
     )
 
+    if (run_dir / "chi2.csv").is_file():  # a GAN run: selection and test score again
+        _evaluate_gan(run_dir, data, as_json)
+        return
     try:
         if not (run_dir / "config.yaml").is_file():
             raise QcaloError(f"{run_dir} holds no qcalo run (no config.yaml); pass a folder written by `qcalo train qag`")
@@ -365,3 +368,21 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _evaluate_gan(run_dir: Path, data: Path | None, as_json: bool) -> None:
+    from qcalo.train.gan_run import reevaluate_gan
+
+    try:
+        summary = reevaluate_gan(run_dir, data=data)
+    except QcaloError as error:
+        raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    per_energy = ", ".join(f"{float(e) / 1000:g} GeV {v:.2f}" for e, v in summary["test_chi2_ndf_per_energy"].items())
+    typer.echo(
+        f"best checkpoint: iteration {summary['best_iteration']} ({summary['select_on']} χ²/NDF "
+        f"{summary['best_select_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ({per_energy})"
+    )
+    typer.echo(f"summary: {run_dir / 'summary.json'}")

@@ -26,7 +26,7 @@ import numpy as np
 from qcalo.configs.gan import GANConfig
 from qcalo.exceptions import CheckpointError, ConfigError
 
-__all__ = ["evaluate_gan", "load_gan_data", "parse_subset", "read_chi2_csv", "run_gan"]
+__all__ = ["evaluate_gan", "load_gan_data", "parse_subset", "read_chi2_csv", "reevaluate_gan", "run_gan", "write_gan_showers"]
 
 
 def parse_subset(text: str) -> tuple[str | None, tuple[float, ...] | None, tuple[int, ...] | None]:
@@ -251,3 +251,20 @@ def write_gan_showers(
         "trained_on_source": str(environment.get("data_source")), "trained_on_location": str(environment.get("data_location")),
         "config_yaml": (run_dir / "config.yaml").read_text(),
     })  # fmt: skip
+
+
+def reevaluate_gan(run_dir: Path, *, data: Path | None = None, reference_run: Path | None = None) -> dict[str, Any]:
+    """``qcalo evaluate`` of a GAN run: selection and test score again, on the data it was trained on."""
+    from qcalo.configs.gan import load_gan_config
+    from qcalo.train.rundir import clear_evaluation, data_fingerprint, read_json, run_lock
+
+    with run_lock(run_dir):
+        config = load_gan_config(run_dir / "config.yaml")
+        recorded = read_json(run_dir / "environment.json")
+        if data is None and recorded.get("data_source") == "real":
+            data = Path(recorded["data_location"])
+        subset, _source, _location = load_gan_data(config, data)
+        if data_fingerprint(_fingerprint_view(subset)) != recorded.get("data_sha256"):
+            raise CheckpointError(f"{run_dir} was trained on other data ({recorded.get('data_location')}); pass the run's --data")
+        clear_evaluation(run_dir)
+        return evaluate_gan(run_dir, subset, config, reference_run=reference_run)
