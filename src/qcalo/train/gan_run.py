@@ -161,6 +161,7 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
     from qcalo.models.fastcalogan import build_generator
     from qcalo.report.gan_plots import plot_etot_by_energy
     from qcalo.train.gan import generate_showers, score_showers
+    from qcalo.train.rundir import read_json
 
     table = read_chi2_csv(run_dir)
     values = np.where(np.isfinite(table["chi2_ndf_all"]), table["chi2_ndf_all"], np.inf)
@@ -172,7 +173,10 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
     generated = generate_showers(generator, reference.incident_energies, config, seed=config.seed + 10**7)
     test = score_showers(generated, reference)
     etot = reference.incident_energies
+    source = read_json(Path(run_dir) / "environment.json").get("data_source")
+    label_real = "Geant4 (CaloChallenge)" if source == "real" else "synthetic stand-in"
     plot_etot_by_energy(etot, reference.showers.sum(axis=1), etot, generated.sum(axis=1), Path(run_dir) / "etot.png",
+                        label_real=label_real, label_gen="GAN (best checkpoint)",
                         title=f"best checkpoint (iteration {int(table['iteration'][best_row])}) on the test part")  # fmt: skip
     summary: dict[str, Any] = {
         "kind": "gan",
