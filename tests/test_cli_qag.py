@@ -475,9 +475,10 @@ def test_ctrl_c_says_how_to_continue(tiny_data: Path, tiny_yaml: Path, tmp_path:
     try:
         wait_for(out / "checkpoint.json", process)
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        process.wait(timeout=60)  # not communicate(): a helper process may hold a pipe open
     finally:
         process.kill()
+    stderr = process.stderr_path.read_text()
     assert process.returncode == 130, stderr
     epoch = json.loads((out / "checkpoint.json").read_text())["epoch"]
     assert stderr.strip().splitlines()[-1] == (
@@ -486,16 +487,24 @@ def test_ctrl_c_says_how_to_continue(tiny_data: Path, tiny_yaml: Path, tmp_path:
 
 
 def start_training(out: Path, data: Path, config: Path) -> subprocess.Popen:
-    """``qcalo train qag`` in a child process, long enough to be interrupted."""
+    """``qcalo train qag`` in a child process, long enough to be interrupted.
+
+    Its output goes to files beside ``out`` (``process.stderr_path``), not pipes: reading a pipe
+    waits for every process holding it, and a grandchild may outlive the training.
+    """
     src = str(Path(__file__).resolve().parents[1] / "src")
     args = [sys.executable, "-m", "qcalo.cli", *train_args(out, data, config, "--epochs", "100000")]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": src})
+    stderr_path = out.parent / f"{out.name}.stderr"
+    with (out.parent / f"{out.name}.stdout").open("w") as stdout, stderr_path.open("w") as stderr:
+        process = subprocess.Popen(args, stdout=stdout, stderr=stderr, text=True, env={**os.environ, "PYTHONPATH": src})
+    process.stderr_path = stderr_path
+    return process
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not path.is_file():
-        assert process.poll() is None, process.communicate()
+        assert process.poll() is None, process.stderr_path.read_text()
         assert time.monotonic() < deadline, f"{path} did not appear"
         time.sleep(0.05)
 
