@@ -490,10 +490,14 @@ def start_training(out: Path, data: Path, config: Path) -> subprocess.Popen:
     """``qcalo train qag`` in a child process, long enough to be interrupted.
 
     Its output goes to files beside ``out`` (``process.stderr_path``), not pipes: reading a pipe
-    waits for every process holding it, and a grandchild may outlive the training.
+    waits for every process holding it, and a grandchild may outlive the training. SIGINT is reset
+    to its default first: a test run started in the background by a non-interactive shell inherits
+    it ignored, and Python then keeps ignoring it (no KeyboardInterrupt to test).
     """
     src = str(Path(__file__).resolve().parents[1] / "src")
-    args = [sys.executable, "-m", "qcalo.cli", *train_args(out, data, config, "--epochs", "100000")]
+    # As `python -m qcalo.cli …`, but with Python's own SIGINT handler installed in any case.
+    main = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from qcalo.cli import app; app()"
+    args = [sys.executable, "-c", main, *train_args(out, data, config, "--epochs", "100000")]
     stderr_path = out.parent / f"{out.name}.stderr"
     with (out.parent / f"{out.name}.stdout").open("w") as stdout, stderr_path.open("w") as stderr:
         process = subprocess.Popen(args, stdout=stdout, stderr=stderr, text=True, env={**os.environ, "PYTHONPATH": src})
