@@ -145,3 +145,21 @@ def test_generate_waits_for_no_one_while_a_run_is_in_use(run: tuple[Path, ClicSp
     with run_lock(run[0]):
         result = runner.invoke(app, ["generate", str(run[0]), "--n", "5", "--out", str(out)])
     assert result.exit_code == 2 and "in use by another qcalo process" in result.stderr and not out.exists()
+
+
+def test_generate_through_a_fake_ibm_backend(run: tuple[Path, ClicSplits], tmp_path: Path) -> None:
+    """--backend fake:fez: SamplerV2 in local mode on the device's best line; recorded; bad specs one line."""
+    import json
+
+    out = tmp_path / "hw.h5"
+    result = runner.invoke(app, ["generate", str(run[0]), "--n", "12", "--out", str(out), "--backend", "fake:fez"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    with h5py.File(out) as handle:
+        showers = handle["x"][()]
+        hardware = json.loads(handle.attrs["hardware"])
+    assert showers.shape == (12, 4) and (showers >= 0).all() and np.isfinite(showers).all()
+    assert hardware["backend"].startswith("fake:") and len(hardware["physical_qubits"]) == 4
+    for args, words in ((["--backend", "quantum:fez"], "quantum:fez"), (["--backend", "fake:fez", "--noise-scale", "1"], "--noise")):
+        bad = runner.invoke(app, ["generate", str(run[0]), "--n", "5", "--out", str(tmp_path / "b.h5"), *args])
+        assert bad.exit_code == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert not (tmp_path / "b.h5").exists()

@@ -22,6 +22,7 @@ def generate(
     noise_scale: float | None = typer.Option(None, "--noise-scale", help="Noise scale x ≥ 0 (default: as trained, else 1)."),
     energies: str | None = typer.Option(None, "--energies", help="GAN runs: incident energies in MeV, comma-separated (with --n per energy)."),
     energies_from: Path | None = typer.Option(None, "--energies-from", help="GAN runs: one shower per event of this dataset-1 file."),
+    backend: str | None = typer.Option(None, "--backend", help="QAG runs: fake:<name> (SamplerV2 local mode) or ibm:<name> (your IBM account)."),
 ) -> None:
     """Write generated showers of a trained run to an HDF5 file in its data set's format (atomically, seeded).
 
@@ -41,10 +42,13 @@ def generate(
     from qcalo.train.generate import write_generated
 
     try:
+        if backend is not None and (noise is not None or noise_scale is not None):
+            raise QcaloError("--backend runs on the device's own noise; drop --noise/--noise-scale")
         used = resolve_noise(noise, noise_scale, run_dir)
         with tqdm(total=n if n > 0 else None, unit="shower", desc="generate", disable=quiet or n < 20000) as bar:
             path = write_generated(
-                run_dir, n, out, seed=seed, overwrite=overwrite, noise=used, progress=lambda done: bar.update(done - bar.n)
+                run_dir, n, out, seed=seed, overwrite=overwrite, noise=used, backend=backend,
+                progress=lambda done: bar.update(done - bar.n),
             )
     except QcaloError as error:
         typer.echo(f"error: {error}", err=True)

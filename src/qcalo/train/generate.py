@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from qcalo.atomic import atomic_path
 from qcalo.exceptions import CheckpointError, ConfigError
 from qcalo.validate import nonnegative_int, positive_int
@@ -32,11 +34,16 @@ def write_generated(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     noise: object = "as-trained",
+    backend: str | None = None,
 ) -> Path:
     """Generate ``n_showers`` from the trained run in ``run_dir`` and write them to ``out`` (HDF5).
 
     ``noise``: ``"as-trained"`` (default), a :class:`~qcalo.models.qag.NoiseSetting` or ``None``
-    (noiseless) — see :func:`qcalo.train.evaluate.resolve_noise`.
+    (noiseless) — see :func:`qcalo.train.evaluate.resolve_noise`. ``backend``: ``"fake:<name>"``
+    or ``"ibm:<name>"`` runs the circuits through IBM's SamplerV2 instead
+    (:func:`qcalo.quantum.hardware.run_on_backend`: the noise engine's ISA circuit on the device's
+    best line, one sampler call per chunk of 500 showers); the spec, physical qubits and job ids
+    are recorded.
 
     Raises:
         ConfigError: bad ``n_showers`` or ``seed``, ``out`` is a folder, or exists without ``overwrite``.
@@ -62,10 +69,14 @@ def write_generated(
     with run_lock(run_dir):  # not while another process trains or overwrites this run
         environment = read_json(run_dir / "environment.json") if (run_dir / "environment.json").is_file() else {}
         config_text = (run_dir / "config.yaml").read_text()
-        model, _weights, _codec, config = model_from_run(run_dir, noise)
+        model, _weights, _codec, config = model_from_run(run_dir, None if backend else noise)
         used = model.noise
         trained = train_noise(config)
-        showers = generate_images(run_dir, n_showers, seed=seed, progress=progress, noise=used)
+        hardware: dict = {}
+        if backend is None:
+            showers = generate_images(run_dir, n_showers, seed=seed, progress=progress, noise=used)
+        else:
+            showers, hardware = _hardware_images(run_dir, n_showers, seed, backend, progress)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as handle:
         handle.create_dataset("x", data=showers, compression="gzip", compression_opts=4, shuffle=True)
         handle.attrs.update(
@@ -83,7 +94,31 @@ def write_generated(
                 "noise": json.dumps(None if used is None else used.record()),
                 "train_noise": json.dumps(None if trained is None else trained.record()),
                 "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                **({"hardware": json.dumps(hardware)} if hardware else {}),
             }
         )
 
     return out
+
+
+def _hardware_images(
+    run_dir: Path, n_showers: int, seed: int, backend: str, progress: Callable[[int], None] | None, chunk: int = 500
+) -> tuple[np.ndarray, dict]:
+    """Showers measured through SamplerV2 on ``backend`` (seeded angles, as ``generate_images``)."""
+    from qcalo.quantum.hardware import run_on_backend
+    from qcalo.train.qag import epoch_generator, model_from_run
+
+    model, weights, codec, _config = model_from_run(run_dir, None)
+    generator, _ = epoch_generator(seed, 0, stream=2)
+    parts, jobs, record = [], [], {}
+    for index, start in enumerate(range(0, n_showers, chunk)):
+        angles = model.random_angles(min(chunk, n_showers - start), generator).double().numpy()
+        result = run_on_backend(model.circuit, weights, angles, backend, shots=model.shots or 2048, seed=seed * 100_003 + index)
+        parts.append(codec.decode(np.asarray(result.expval_z, dtype=np.float64)))
+        jobs.append(result.job_id)
+        record = {"backend": str(result.backend), "physical_qubits": [int(q) for q in result.physical_qubits],
+                  "shots": int(result.shots)}  # fmt: skip
+        if progress is not None:
+            progress(start + len(parts[-1]))
+    record["job_ids"] = [job for job in jobs if job]
+    return np.concatenate(parts), record
