@@ -26,8 +26,7 @@ from qcalo.quantum.hardware import (
     resolve_backend,
     run_on_backend,
 )
-from qcalo.quantum.hardware_line import profile_for_backend
-from qcalo.quantum.noise import fake_backend, noise_profile
+from qcalo.quantum.noise import fake_backend, noise_profile, profile_for_backend
 
 FAMILY_ALPHA = 2 * stats.norm.sf(3.0)  # "3σ" for the whole family of estimates
 

@@ -19,6 +19,6 @@ Module map (each depends only on those above it):
   calibration on its best line, the scale x, Aer-equal channels, the transpiled (ISA) circuit;
 * :mod:`~qcalo.quantum.density_plan`, ``density_ops``, :mod:`~qcalo.quantum.density_matrix` — the
   noisy engine (Pauli-transfer density matrix, Heisenberg-picture ⟨Z⟩);
-* :mod:`~qcalo.quantum.hardware`, ``hardware_line`` — the same ISA circuits through IBM's SamplerV2
+* :mod:`~qcalo.quantum.hardware` — the same ISA circuits through IBM's SamplerV2
   (``fake:<name>`` local testing mode, ``ibm:<name>`` with a saved account).
 """

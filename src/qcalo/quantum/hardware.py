@@ -166,9 +166,9 @@ def line_profile(
 
     For a fake backend this IS :func:`~qcalo.quantum.noise.noise_profile` (same cached
     object, so the same transpiled circuit); for a real backend the same line search runs on
-    its current target and properties (:mod:`qcalo.quantum.hardware_line`).
+    its current target and properties (:func:`qcalo.quantum.noise.profile_for_backend`).
     """
-    from qcalo.quantum.hardware_line import profile_for_backend
+    from qcalo.quantum.noise import profile_for_backend
 
     name = str(getattr(backend, "name", ""))
     if name in fake_device_names():

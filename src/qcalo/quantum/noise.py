@@ -58,6 +58,7 @@ __all__ = [
     "fake_backend",
     "fake_device_names",
     "noise_profile",
+    "profile_for_backend",
     "scaled_error",
     "scaled_readout",
     "scaled_relaxation",
@@ -208,16 +209,26 @@ def noise_profile(
     Raises:
         ConfigError: unknown device, bad ``n_qubits`` or ``readout``, or no line that long.
     """
+    return profile_for_backend(fake_backend(device), n_qubits, readout)
+
+
+def profile_for_backend(backend: object, n_qubits: int, readout: ReadoutSource = "properties") -> NoiseProfile:
+    """The calibration of any BackendV2's best line of ``n_qubits`` qubits (the search of
+    :func:`noise_profile`; for a real ``ibm:<name>`` backend's current target and properties).
+
+    Raises:
+        ConfigError: bad ``n_qubits`` or ``readout``, or no working line that long.
+    """
     n_qubits = int_in_range(n_qubits, "n_qubits", 1, 24, fix="(qubits of the circuit)")
     if readout not in ("properties", "target"):
         raise ConfigError(
             f"readout={readout!r}; use 'properties' (asymmetric, default) or 'target' (as from_backend)"
         )
-    backend = fake_backend(device)
     target = backend.target
+    name = getattr(backend, "name", "the backend")
     if n_qubits > target.num_qubits:
         raise ConfigError(
-            f"{backend.name} has {target.num_qubits} qubits, fewer than the circuit's {n_qubits}; "
+            f"{name} has {target.num_qubits} qubits, fewer than the circuit's {n_qubits}; "
             "use fewer qubits or a larger device"
         )
     p1_all, p0_all = _readout_errors(backend, readout)
@@ -226,7 +237,7 @@ def noise_profile(
         for q in range(target.num_qubits)
     }
     edges: dict[tuple[int, int], float] = {}
-    coupler_props = target[_two_qubit_gate(target, backend.name)].items() if n_qubits > 1 else []
+    coupler_props = target[_two_qubit_gate(target, name)].items() if n_qubits > 1 else []
     for qargs, props in coupler_props:
         a, b = sorted(qargs)
         error = props.error if props is not None and props.error is not None else 0.0
@@ -234,7 +245,7 @@ def noise_profile(
     line = _best_line(node_cost, {e: c for e, c in edges.items() if c < _BROKEN_ERROR}, n_qubits)
     if line is None:
         raise ConfigError(
-            f"{backend.name} has no connected line of {n_qubits} working qubits; use fewer qubits or another device"
+            f"{name} has no connected line of {n_qubits} working qubits; use fewer qubits or another device"
         )
     return _profile_for_line(backend, line, p1_all, p0_all, readout)
 
