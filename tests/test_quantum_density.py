@@ -228,3 +228,39 @@ def test_bad_inputs_are_one_line() -> None:
         with pytest.raises(error) as err:
             call()
         assert "\n" not in str(err.value)
+
+
+def _inputs_first_circuit(n: int, n_ops: int, rng: np.random.Generator) -> Circuit:
+    """Inputs on every wire first (a Heisenberg-pass circuit), then random entanglers between
+    any two wires (routed on the line) and weight rotations, and a qubit left alone at the end."""
+    circuit = Circuit(n)
+    for wire in range(n):
+        circuit.ry(wire, Angle.input(wire))
+    k = 0
+    for _ in range(n_ops):
+        a, b = (int(v) for v in rng.choice(n - 1, 2, replace=False))  # wire n-1 stays untouched
+        getattr(circuit, str(rng.choice(["cnot", "cz", "swap"])))(a, b)
+        getattr(circuit, str(rng.choice(["rx", "ry", "rz"])))(
+            int(rng.integers(n)), Angle.param(k, 1.3)
+        )
+        k += 1
+    return circuit.rz(n - 1, Angle.param(k)).h(0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_light_cone_pass_equals_the_full_heisenberg_pass(seed: int) -> None:
+    """Values and weight gradients of the light-cone pass equal those of carrying all 4^n
+    coefficients (random entanglers anywhere, routing, lone final single-qubit gates)."""
+    circuit = _inputs_first_circuit(5, 6 + 2 * seed, np.random.default_rng(100 + seed))
+    sim = DensityMatrixSimulator(circuit, noise_scale=1.0)
+    assert sim.heisenberg and sim.plan.lone_finals
+    weights, inputs = _weights_inputs(circuit, 7, seed)
+    results = []
+    for light_cone in (True, False):
+        sim.light_cone = light_cone
+        w = torch.tensor(weights, requires_grad=True)
+        z = sim.expval_z(w, torch.tensor(inputs))
+        (z * torch.linspace(-1, 1, z.numel()).reshape(z.shape)).sum().backward()
+        results.append((z.detach().numpy(), w.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-12)

@@ -203,7 +203,8 @@ def test_noise_bench_runs_on_a_small_workload(monkeypatch: pytest.MonkeyPatch) -
     for key in (
         "noisy_qag_speedup_vs_aer",
         "noisy_over_noiseless_epoch",
-        "noisy_over_noiseless_epoch_marginal",
+        "noisy_over_noiseless_epoch_joint",
+        "light_cone_speedup",
     ):
         assert math.isfinite(result[key]) and result[key] > 0
     assert result["workload"]["native_gates"]["cz"] == 8  # 1 layer × 2 couplers × 2 directions × 2
