@@ -79,7 +79,7 @@ def run_gan_bench(*, iterations: int = 30, warmup: int = 5, threads: int = 1, pe
     if qml is not None:
         peer = _Trainer(quantum_config, train)
         peer.generator.quantum = _PennyLaneQuantum(peer.generator.quantum.circuit, qml)
-        peer.opt_g = torch.optim.Adam(peer.generator.parameters(), lr=1e-4, betas=(0.5, 0.999), eps=1e-7)
+        peer.opt_g = torch.optim.Adam(peer.generator.parameters(), lr=1e-4, betas=(0.5, 0.999), eps=1e-7, fused=True)
         seconds["pennylane_2x"] = _time_iterations(peer, max(5, iterations // 3), 2)
     energies = np.full(1000, 65536.0)
     start = time.perf_counter()
