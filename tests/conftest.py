@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from qcalo.quantum.circuit import Angle, Circuit, Gate
+
+CLIC8_SPLIT_FILES = tuple(f"clic_8px_{split}.h5" for split in ("train", "val", "test"))
+
+
+def real_clic8_folder() -> Path | None:
+    """The real CLIC 8-pixel files in ``shared/data/clic8`` beside the checkout (or a worktree
+    one level deeper), or None where they are absent (tests that need them skip)."""
+    for depth in (2, 3):
+        folder = Path(__file__).resolve().parents[depth] / "shared" / "data" / "clic8"
+        if all((folder / name).is_file() for name in CLIC8_SPLIT_FILES):
+            return folder
+    return None
+
 
 _ROTATIONS = (Gate.RX, Gate.RY, Gate.RZ)
 _FIXED = (Gate.SX, Gate.X, Gate.H)

@@ -19,20 +19,14 @@ from typer.testing import CliRunner
 import qcalo
 from qcalo.cli import app
 from qcalo.models.qag import ANSATZE
+from tests.conftest import CLIC8_SPLIT_FILES, real_clic8_folder
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 runner = CliRunner()
-SPLIT_FILES = [f"clic_8px_{split}.h5" for split in ("train", "val", "test")]
+SPLIT_FILES = CLIC8_SPLIT_FILES
 # ../shared from the main checkout, ../../shared from a worktree under /work/wt.
-REAL_DATA = next(
-    (
-        folder
-        for folder in (Path(__file__).resolve().parents[n] / "shared" / "data" / "clic8" for n in (2, 3))
-        if all((folder / name).is_file() for name in SPLIT_FILES)
-    ),
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8",
-)
+REAL_DATA = real_clic8_folder() or Path(__file__).resolve().parents[2] / "shared" / "data" / "clic8"
 SUMMARY_KEYS = (
     "test_mmd_mean", "test_mmd_std", "real_mmd_floor_mean", "corr_loss",
     "energy_sum_separation", "train_seconds", "n_eval",
@@ -711,3 +705,24 @@ def test_evaluate_files_follow_the_umask(tiny_run: Path, tiny_data: Path) -> Non
     assert result.exit_code == 0, result.stderr
     written = [tiny_run / "summary.json", *tiny_run.glob("*.png")]
     assert len(written) == 5 and {oct(p.stat().st_mode & 0o777) for p in written} == {oct(0o640)}
+
+
+def test_console_script_prints_a_usage_error_as_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`qcalo train gan --iterations abc`: one line naming the option and where help is, exit 2."""
+    from qcalo.cli import run
+
+    for argv, expected in (
+        (["qcalo", "train", "gan", "--iterations", "abc"], "'--iterations'"),
+        (["qcalo", "train", "gan", "--nope"], "--nope"),
+        (["qcalo", "frob"], "frob"),
+    ):
+        monkeypatch.setattr("sys.argv", argv)
+        with pytest.raises(SystemExit) as stop:
+            run()
+        assert stop.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0] and "--help" in lines[0]
+    monkeypatch.setattr("sys.argv", ["qcalo", "--version"])
+    with pytest.raises(SystemExit) as stop:
+        run()
+    assert stop.value.code == 0 and "qcalo" in capsys.readouterr().out

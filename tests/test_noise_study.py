@@ -25,16 +25,10 @@ from qcalo.experiments.noise_study import (
     plan_cells,
     run_study,
 )
+from tests.conftest import real_clic8_folder
 
 runner = CliRunner()
-REAL_DATA = next(
-    (
-        folder
-        for folder in (Path(__file__).resolve().parents[n] / "shared" / "data" / "clic8" for n in (2, 3))
-        if (folder / "clic_8px_train.h5").is_file()
-    ),
-    None,
-)
+REAL_DATA = real_clic8_folder()
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # worker processes need not import tests/
 
 

@@ -14,18 +14,12 @@ from typer.testing import CliRunner
 
 from qcalo.cli import app
 from qcalo.models.qag import QAG, NoiseSetting
+from tests.conftest import real_clic8_folder
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 runner = CliRunner()
-SPLIT_FILES = [f"clic_8px_{split}.h5" for split in ("train", "val", "test")]
-REAL_DATA = next(
-    (
-        folder
-        for folder in (Path(__file__).resolve().parents[n] / "shared" / "data" / "clic8" for n in (2, 3))
-        if all((folder / name).is_file() for name in SPLIT_FILES)
-    ),
-    None,
-)
+
+REAL_DATA = real_clic8_folder()
 TINY = {"ansatz": "hea", "n_layers": 1, "optimizer": "adam", "monitor_images": 10, "checkpoint_every": 2}
 
 

@@ -46,5 +46,33 @@ def main(
     """Quantum generative models for calorimeter shower simulation."""
 
 
+def run() -> None:
+    """The ``qcalo`` console script: ``app``, with a usage error as one line on stderr.
+
+    Typer draws usage errors in a multi-line box; a physicist's terminal or a batch log wants
+    the one line that names the problem (click's own message) and where to look for the fix.
+    Exceptions are matched by class name: typer ≥ 0.16 raises its vendored copy of click's.
+    """
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except Exception as error:
+        names = {cls.__name__ for cls in type(error).__mro__}
+        if "UsageError" in names:
+            context = getattr(error, "ctx", None)
+            where = f" (see `{context.command_path} --help`)" if context is not None else ""
+            if error.format_message():  # empty: help was shown (no_args_is_help)
+                typer.echo(f"error: {error.format_message()}{where}", err=True)
+            sys.exit(getattr(error, "exit_code", 2))
+        if "Exit" in names:
+            sys.exit(getattr(error, "exit_code", 0))
+        if "Abort" in names:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()
