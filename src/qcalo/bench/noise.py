@@ -234,7 +234,7 @@ def _noisy_epoch(
 ) -> None:
     """What ``QAG.sample_z`` + the MMD loss + backward do, with the noisy engine."""
     from qcalo.metrics.mmd import mmd
-    from qcalo.quantum.density_ops import marginal_shots
+    from qcalo.quantum.sampling import marginal_shots
 
     generator = torch.Generator().manual_seed(seed)
     w = weights.clone().requires_grad_()

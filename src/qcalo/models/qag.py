@@ -378,7 +378,7 @@ class QAG(torch.nn.Module):
 
     def _noisy_z(self, weights: Tensor, angles: Tensor, generator: torch.Generator, exact: bool) -> Tensor:
         """:meth:`sample_z` through the density-matrix engine (same straight-through rule)."""
-        from qcalo.quantum.density_ops import marginal_shots
+        from qcalo.quantum.sampling import marginal_shots
 
         if self.shots is None or exact:
             return self.noisy.expval_z(weights, angles).clamp(-1, 1)

@@ -48,7 +48,6 @@ from qcalo.quantum.circuit import Circuit
 from qcalo.quantum.density_ops import (
     apply_block,
     contract_product,
-    marginal_shots,
     product_state,
     pull_back_z,
     tree_product,
@@ -63,7 +62,7 @@ from qcalo.quantum.noise import (
 )
 from qcalo.quantum.noise_transpile import NativeCircuit, transpile_to_line
 from qcalo.quantum.plan import z_signs
-from qcalo.quantum.sampling import sample_counts
+from qcalo.quantum.sampling import marginal_shots, shot_estimates
 from qcalo.validate import positive_int
 
 __all__ = ["DensityMatrixSimulator"]
@@ -364,17 +363,7 @@ class DensityMatrixSimulator:
     ) -> Tensor:
         """Shot estimates of ⟨Z_i⟩ from ``probs`` ``[B, 2^n]`` (no gradient), as the statevector
         simulator's method of the same name: full bitstrings or per-qubit marginals."""
-        shots = positive_int(shots, "shots", fix="(or None for exact values)", error=CircuitError)
-        with torch.no_grad():
-            if sampling == "joint":
-                return (
-                    sample_counts(probs.detach(), shots, generator=generator)
-                    @ self._z_signs
-                    / shots
-                )
-            if sampling == "marginal":
-                return marginal_shots(probs.detach() @ self._z_signs, shots, generator)
-        raise CircuitError(f"sampling={sampling!r}; use 'joint' or 'marginal'")
+        return shot_estimates(probs.detach(), self._z_signs, shots, generator, sampling)
 
     def _check_inputs(
         self, weights: Tensor, inputs: Tensor | None, batch_size: int | None

@@ -13,7 +13,6 @@ from torch import Tensor
 __all__ = [
     "apply_block",
     "contract_product",
-    "marginal_shots",
     "product_state",
     "pull_back_z",
     "tree_product",
@@ -62,13 +61,6 @@ def apply_block(
             width * trailing, width * trailing
         )
     return (coefficients.reshape(-1, width * trailing) @ matrix.T).reshape(lead, -1)
-
-
-def marginal_shots(expval: Tensor, shots: int, generator: torch.Generator | None) -> Tensor:
-    """Per-qubit shot estimates: ``shots`` binomial draws from each qubit's own P(1)."""
-    p_one = ((1 - expval) / 2).clamp(0, 1)
-    ones = torch.binomial(torch.full_like(p_one, float(shots)), p_one, generator=generator)
-    return 1 - 2 * ones / shots
 
 
 def pull_back_z(

@@ -15,7 +15,7 @@ from torch import Tensor
 from qcalo.exceptions import CircuitError, ShapeError
 from qcalo.validate import positive_int
 
-__all__ = ["SAMPLING_MODES", "SamplingMode", "check_sampling", "check_shots", "sample_counts", "shot_estimates"]
+__all__ = ["SAMPLING_MODES", "SamplingMode", "check_sampling", "check_shots", "marginal_shots", "sample_counts", "shot_estimates"]
 
 SamplingMode = Literal["joint", "marginal"]
 SAMPLING_MODES: tuple[str, ...] = ("joint", "marginal")
@@ -58,8 +58,15 @@ def shot_estimates(
         if sampling == "joint":
             counts = sample_counts(probs, shots, generator=generator)
             return counts @ signs / shots
-        p_one = ((1 - probs @ signs) / 2).clamp(0, 1)
-        ones = torch.binomial(torch.full_like(p_one, shots), p_one, generator=generator)
+        return marginal_shots(probs @ signs, shots, generator)
+
+
+def marginal_shots(expval: Tensor, shots: int, generator: torch.Generator | None = None) -> Tensor:
+    """Per-qubit shot estimates from exact ⟨Z_i⟩ ``expval``: ``shots`` binomial draws from each
+    qubit's own P(1) (no gradient)."""
+    with torch.no_grad():
+        p_one = ((1 - expval) / 2).clamp(0, 1)
+        ones = torch.binomial(torch.full_like(p_one, float(shots)), p_one, generator=generator)
         return 1 - 2 * ones / shots
 
 
