@@ -264,3 +264,16 @@ def test_light_cone_pass_equals_the_full_heisenberg_pass(seed: int) -> None:
         results.append((z.detach().numpy(), w.grad.numpy()))
     np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-12)
     np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-12)
+
+
+@pytest.mark.parametrize("two_inputs_on_one_wire", [False, True])
+def test_factored_prefix_and_its_fallback_equal_aer(two_inputs_on_one_wire: bool) -> None:
+    """A wire without input and (or not) a wire with two input angles: the factored prefix
+    (≤ 1 input per wire) and the plain per-sample vectors (otherwise) both equal Aer."""
+    circuit = Circuit(3).ry(0, Angle.input(0)).rx(1, Angle.param(0))
+    if two_inputs_on_one_wire:
+        circuit.rz(0, Angle.input(1))
+    circuit.cnot(0, 1).cz(1, 2).ry(2, Angle.param(1)).cnot(2, 0).rx(0, Angle.param(2))
+    sim, weights, inputs, aer = _qcalo_and_aer(circuit, 1.0, batch=6, seed=3)
+    assert sim.heisenberg and sim._prefix.factorable is not two_inputs_on_one_wire
+    np.testing.assert_allclose(sim.expval_z(weights, inputs).numpy(), aer @ sim.z_signs.numpy(), atol=TOL)

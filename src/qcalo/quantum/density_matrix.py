@@ -50,9 +50,11 @@ from qcalo.quantum.density_ops import (
     contract_product,
     product_state,
     pull_back_z,
+    reduce_local_basis,
     tree_product,
 )
 from qcalo.quantum.density_plan import compile_plan, measurement_tables
+from qcalo.quantum.density_prefix import PrefixStates
 from qcalo.quantum.noise import (
     DEFAULT_DEVICE,
     NoiseProfile,
@@ -165,13 +167,7 @@ class DensityMatrixSimulator:
             return torch.as_tensor(rows, dtype=torch.long).reshape(len(chains), width)
 
         self._prefix_index = table(plan.prefix, batched=True)
-        first_input = n_const + n_angles
-        self._prefix_is_input = self._prefix_index >= first_input
-        self._prefix_input_slot = torch.where(
-            self._prefix_is_input, self._prefix_index - first_input, 0
-        )
-        self._prefix_shared_slot = torch.where(self._prefix_is_input, 0, self._prefix_index)
-        self._prefix_column_has_input = self._prefix_is_input.any(dim=0).tolist()
+        self._prefix = PrefixStates(self._prefix_index, n_const + n_angles, t(_ZERO_STATE), self._rz)
         chains, low_ids, high_ids, gates, block_rows = [], [], [], [], []
         for blk in plan.blocks:
             row = []
@@ -208,8 +204,9 @@ class DensityMatrixSimulator:
     def _matrices(
         self, weights: Tensor, inputs: Tensor | None, batch: int
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Prefix vectors ``[n, 4]`` or ``[B, n, 4]``, block matrices ``[(B,) n_blocks, 16, 16]``,
-        and body chain products (for lone final chains)."""
+        """Per-sample prefix states as ``(basis [n, d, 4], coefficients [B or 1, n, d])`` (the state
+        at a position is ``Σ_j c_j basis_j``), block matrices ``[(B,) n_blocks, 16, 16]``, and
+        body chain products (for lone final chains)."""
         base, cos, sin = self._rz
         theta = (
             self._angle_offset + self._angle_weights @ weights
@@ -224,22 +221,25 @@ class DensityMatrixSimulator:
                 + torch.sin(theta)[:, None, None] * sin,
             ]
         )
+        full = None
         if inputs is not None and len(self._input_angle_ids):
             theta_b = theta[self._input_angle_ids] + inputs @ self._angle_inputs.T
-            rz_b = (
-                base
-                + torch.cos(theta_b)[..., None, None] * cos
-                + torch.sin(theta_b)[..., None, None] * sin
-            )
-            vectors = self._prefix_vectors(shared, rz_b, batch)
-            full = (
-                None
-                if self.heisenberg
-                else torch.cat([shared.expand(batch, *shared.shape), rz_b], dim=1)
-            )
+            if self.heisenberg and self._prefix.factorable and self.light_cone:
+                basis, coefficients = self._prefix.factors(shared, theta_b)
+            else:
+                rz_b = (
+                    base
+                    + torch.cos(theta_b)[..., None, None] * cos
+                    + torch.sin(theta_b)[..., None, None] * sin
+                )
+                coefficients = self._prefix.vectors(shared, rz_b, batch)
+                basis = torch.eye(4, dtype=self.real_dtype).expand(self.n_qubits, 4, 4)
+                if not self.heisenberg:
+                    full = torch.cat([shared.expand(batch, *shared.shape), rz_b], dim=1)
         else:
-            full = None
             vectors = tree_product(shared[self._prefix_index]) @ self._tensor(_ZERO_STATE)
+            basis = vectors[:, None, :]
+            coefficients = torch.ones(1, self.n_qubits, 1, dtype=self.real_dtype)
         body_bank = shared if self.heisenberg or full is None else full
         chains = tree_product(body_bank[..., self._body_index, :, :])
         low, high = chains[..., self._low_ids, :, :], chains[..., self._high_ids, :, :]
@@ -250,23 +250,7 @@ class DensityMatrixSimulator:
         eye = torch.eye(16, dtype=self.real_dtype).expand(*segments.shape[:-3], 1, 16, 16)
         segments = torch.cat([segments, eye], dim=-3)
         blocks = tree_product(segments[..., self._block_index, :, :])
-        return vectors, blocks, chains
-
-    def _prefix_vectors(self, shared: Tensor, rz_b: Tensor, batch: int) -> Tensor:
-        """Each sample's product state ``[B, n, 4]``: the prefix chains applied to |0⟩ column by
-        column, per-sample matrices only in the columns holding an input angle (matrix-vector
-        steps on ``B·n`` vectors instead of chain products of ``B·n·width`` matrices)."""
-        state = self._tensor(_ZERO_STATE).expand(batch, self.n_qubits, 4)
-        for column in range(self._prefix_index.shape[1]):
-            matrix = shared[self._prefix_shared_slot[:, column]]
-            if self._prefix_column_has_input[column]:
-                matrix = torch.where(
-                    self._prefix_is_input[:, column, None, None],
-                    rz_b[:, self._prefix_input_slot[:, column]],
-                    matrix,
-                )
-            state = (matrix @ state[..., None])[..., 0]
-        return state
+        return (basis, coefficients), blocks, chains
 
     # -- public API ------------------------------------------------------------------------
     def probabilities(
@@ -274,9 +258,9 @@ class DensityMatrixSimulator:
     ) -> Tensor:
         """Measured-bitstring probabilities ``[B, 2^n]`` (readout error included), index Σ bᵢ·2^i."""
         weights, inputs, batch = self._check_inputs(weights, inputs, batch_size)
-        vectors, blocks, chains = self._matrices(weights, inputs, batch)
+        prefix, blocks, chains = self._matrices(weights, inputs, batch)
         n = self.n_qubits
-        state = product_state(vectors.expand(batch, n, 4), batch)
+        state = product_state(_vectors(*prefix).expand(batch, n, 4), batch)
         for b, low in enumerate(self._block_low):
             state = apply_block(blocks[..., b, :, :], state, low, 2, n)
         for q, row in self._lone:
@@ -324,20 +308,14 @@ class DensityMatrixSimulator:
 
     def _heisenberg_expval(self, weights: Tensor, inputs: Tensor | None, batch: int) -> Tensor:
         """The n observables Z_i pulled back through the shared circuit, then each sample's state."""
-        vectors, blocks, chains = self._matrices(weights, inputs, batch)
+        (basis, coefficients), blocks, chains = self._matrices(weights, inputs, batch)
         n = self.n_qubits
-        vectors = vectors.expand(batch, n, 4)
-        if self.light_cone:  # observables sharing a support share one contraction
-            cones = [
-                pull_back_z(p, blocks, self._block_low, chains, self._lone)
-                for p in self.native.measured_positions
-            ]
+        if self.light_cone:  # per group of equal support: reduce to the local bases, contract
+            coefficients = coefficients.expand(batch, n, coefficients.shape[-1])
             columns: list[Tensor | None] = [None] * n
-            for lo, hi in dict.fromkeys((lo, hi) for _, lo, hi in cones):
-                members = [i for i, (_, a, b) in enumerate(cones) if (a, b) == (lo, hi)]
-                values = contract_product(
-                    torch.stack([cones[i][0] for i in members]), vectors[:, lo : hi + 1]
-                )
+            for members, obs, lo, hi in pull_back_z(self.native.measured_positions, blocks, self._block_low, chains, self._lone):
+                reduced = reduce_local_basis(obs, basis[lo : hi + 1])
+                values = contract_product(reduced, coefficients[:, lo : hi + 1])
                 for j, i in enumerate(members):
                     columns[i] = values[:, j]
             return torch.stack(columns, dim=1)
@@ -346,7 +324,7 @@ class DensityMatrixSimulator:
             obs = apply_block(chains[row].mT, obs, q, 1, n)
         for b in reversed(range(len(self._block_low))):
             obs = apply_block(blocks[b].mT, obs, self._block_low[b], 2, n)
-        return contract_product(obs, vectors)
+        return contract_product(obs, _vectors(basis, coefficients).expand(batch, n, 4))
 
     @property
     def z_signs(self) -> Tensor:
@@ -402,3 +380,8 @@ class DensityMatrixSimulator:
                 "an input angle is NaN or infinite; check the data fed to the circuit"
             )
         return weights, inputs, inputs.shape[0]
+
+
+def _vectors(basis: Tensor, coefficients: Tensor) -> Tensor:
+    """Per-sample prefix states ``[B, n, 4]`` from their factored form."""
+    return torch.einsum("bnj,nji->bni", coefficients, basis)
