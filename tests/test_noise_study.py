@@ -54,6 +54,10 @@ def fake_cell(spec: StudySpec, folder: str, cell: Cell, clean_run: str | None) -
 def killing_cell(spec: StudySpec, folder: str, cell: Cell, clean_run: str | None) -> dict:
     """Kills its own worker process the first time cell ``a:1:1`` runs (marker file)."""
     marker = Path(folder) / "killed-once"
+    from qcalo.experiments.noise_study import WORKER_MALLOC
+
+    for key, value in WORKER_MALLOC.items():  # the worker process got qcalo's malloc settings
+        assert os.environ.get(key.rsplit(".", 1)[1]) == str(value)
     if cell.id == "a:1:1" and not marker.exists():
         marker.write_text(str(os.getpid()))
         os._exit(1)
