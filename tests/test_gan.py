@@ -150,13 +150,15 @@ def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None
     summary = json.loads((out / "summary.json").read_text())
     assert summary["select_on"] == "val" and summary["best_iteration"] in (3, 6)
     assert set(summary["test_chi2_ndf_per_energy"]) == {"4096", "65536"} and math.isfinite(summary["test_chi2_ndf"])
+    for key in ("test_chi2_ndf_se", "floor_test_chi2_ndf", "gaussian_test_chi2_ndf"):  # error and baselines
+        assert math.isfinite(summary[key]) and summary[key] > 0, key
     assert (out / "etot.png").read_bytes()[:4] == b"\x89PNG"
     environment = json.loads((out / "environment.json").read_text())
     assert environment["data_source"] == "synthetic" and len(environment["data_sha256"]) == 64
     again = runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path)), "--out", str(out), "-q"])
     assert again.exit_code == 2 and "--resume" in again.stderr
     table = runner.invoke(app, ["table", str(out), "--figure", str(tmp_path / "chi2.png")])
-    assert table.exit_code == 0 and "test χ²/NDF" in table.stdout, table.output
+    assert table.exit_code == 0 and "test χ²/NDF" in table.stdout and "Gaussian" in table.stdout, table.output
     assert (tmp_path / "chi2.png").read_bytes()[:4] == b"\x89PNG"
 
 

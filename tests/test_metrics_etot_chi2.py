@@ -163,3 +163,39 @@ def test_bad_inputs_one_line() -> None:
         etot_chi2_by_energy([65536.0] * 3, [1.0, 2.0, 3.0], [4096.0] * 3, [1.0, 2.0, 3.0])
     with pytest.raises(ShapeError, match="one of each"):
         etot_chi2_by_energy([65536.0] * 2, [1.0, 2.0, 3.0], [65536.0] * 3, [1.0, 2.0, 3.0])
+
+
+def test_gaussian_baseline_has_the_training_mean_and_spread_per_energy() -> None:
+    from qcalo.metrics.etot_baselines import gaussian_etot
+
+    rng = np.random.default_rng(0)
+    train_e = np.repeat([1000.0, 5000.0], 4000)
+    train_t = np.where(train_e == 1000.0, rng.gamma(9.0, 100.0, 8000), rng.normal(4000.0, 50.0, 8000))
+    energies = np.repeat([5000.0, 1000.0], 20000)
+    drawn = gaussian_etot(train_e, train_t, energies, seed=1)
+    for energy in (1000.0, 5000.0):
+        ref, got = train_t[train_e == energy], drawn[energies == energy]
+        assert abs(got.mean() - ref.mean()) < 0.03 * ref.std() and abs(got.std() / ref.std() - 1) < 0.03
+    np.testing.assert_array_equal(drawn, gaussian_etot(train_e, train_t, energies, seed=1))  # seeded
+    # A skewed (gamma) E_tot: the Gaussian is visibly worse than a second real sample.
+    gen_e = np.repeat([1000.0], 4000)
+    real = rng.gamma(9.0, 100.0, 4000)
+    gaussian = gaussian_etot(train_e, train_t, gen_e, seed=2)
+    assert etot_chi2_by_energy(gen_e, gaussian, gen_e, real).reduced > 2 * etot_chi2_by_energy(gen_e, train_t[:4000], gen_e, real).reduced
+
+
+def test_bootstrap_se_is_seeded_and_of_the_size_of_the_statistic_s_spread() -> None:
+    from qcalo.metrics.etot_baselines import bootstrap_chi2_se
+
+    rng = np.random.default_rng(3)
+    energies = np.repeat([1000.0, 4000.0], 1000)
+    a, b = rng.normal(10_000.0, 1000.0, 2000), rng.normal(10_000.0, 1000.0, 2000)  # MeV
+    se = bootstrap_chi2_se(energies, a, energies, b, n_boot=60, seed=4)
+    assert se == bootstrap_chi2_se(energies, a, energies, b, n_boot=60, seed=4)
+    # The χ²/NDF of two samples of one distribution spreads by ~sqrt(2/NDF) ≈ 0.19 here (56 NDF);
+    # resampling both adds about as much again.
+    spread = np.std([
+        etot_chi2_by_energy(energies, rng.normal(1e4, 1e3, 2000), energies, rng.normal(1e4, 1e3, 2000)).reduced
+        for _ in range(60)
+    ])  # fmt: skip
+    assert 0.7 * spread < se < 3 * spread

@@ -50,7 +50,9 @@ def train_gan_command(
     typer.echo(
         f"best checkpoint: iteration {summary['best_iteration']} of {summary['max_iteration']} "
         f"({summary['select_on']} χ²/NDF {summary['best_select_chi2_ndf']:.2f}, ⟨χ²⟩ over {summary['window']} "
-        f"{summary['window_mean_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ({per_energy}) -> {out}"
+        f"{summary['window_mean_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ± {summary['test_chi2_ndf_se']:.2f} "
+        f"({per_energy}); real-vs-real floor {summary.get('floor_test_chi2_ndf', float('nan')):.2f}, "
+        f"Gaussian {summary['gaussian_test_chi2_ndf']:.2f} -> {out}"
     )
 
 

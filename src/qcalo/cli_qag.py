@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from pathlib import Path
@@ -248,6 +249,10 @@ def evaluate(
         float | None,
         typer.Option("--noise-scale", help="Noise scale x ≥ 0 for generation (default: as trained, else 1)."),
     ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="GAN runs: a finished reference run, its ⟨χ²⟩ over this run's best window (the seed's ⟨χ²⟩_c)."),
+    ] = None,
 ) -> None:
     """Score a trained run on the test set (MMD vs the real-vs-real floor) and draw its figures."""
     from qcalo.train.evaluate import evaluate_run, format_summary, resolve_noise
@@ -262,8 +267,10 @@ def evaluate(
     )
 
     if (run_dir / "chi2.csv").is_file():  # a GAN run: selection and test score again
-        _evaluate_gan(run_dir, data, as_json)
+        _evaluate_gan(run_dir, data, as_json, reference)
         return
+    if reference is not None:
+        raise _fail(QcaloError(f"--reference applies to GAN runs; {run_dir} is not one (no chi2.csv)"))
     try:
         if not (run_dir / "config.yaml").is_file():
             raise QcaloError(f"{run_dir} holds no qcalo run (no config.yaml); pass a folder written by `qcalo train qag`")
@@ -370,11 +377,11 @@ class _progress:
             self.bar.stop()
 
 
-def _evaluate_gan(run_dir: Path, data: Path | None, as_json: bool) -> None:
+def _evaluate_gan(run_dir: Path, data: Path | None, as_json: bool, reference: Path | None) -> None:
     from qcalo.train.gan_run import reevaluate_gan
 
     try:
-        summary = reevaluate_gan(run_dir, data=data)
+        summary = reevaluate_gan(run_dir, data=data, reference_run=reference)
     except QcaloError as error:
         raise _fail(error) from None
     if as_json:
@@ -383,6 +390,8 @@ def _evaluate_gan(run_dir: Path, data: Path | None, as_json: bool) -> None:
     per_energy = ", ".join(f"{float(e) / 1000:g} GeV {v:.2f}" for e, v in summary["test_chi2_ndf_per_energy"].items())
     typer.echo(
         f"best checkpoint: iteration {summary['best_iteration']} ({summary['select_on']} χ²/NDF "
-        f"{summary['best_select_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ({per_energy})"
+        f"{summary['best_select_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ± "
+        f"{summary['test_chi2_ndf_se']:.2f} ({per_energy}); real-vs-real floor "
+        f"{summary.get('floor_test_chi2_ndf', math.nan):.2f}, Gaussian {summary['gaussian_test_chi2_ndf']:.2f}"
     )
     typer.echo(f"summary: {run_dir / 'summary.json'}")

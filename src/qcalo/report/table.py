@@ -1,7 +1,8 @@
 """Side-by-side tables of finished runs, from their ``summary.json`` files (plain text).
 
 GAN rows follow seed 001's tables (circuit gates, head, best χ²/NDF and its iteration, the
-⟨χ²⟩ window means, and the held-out test χ²/NDF per incident energy).
+⟨χ²⟩ window means, and the held-out test χ²/NDF per incident energy with its bootstrap standard
+error, the real-vs-real floor and a Gaussian baseline).
 
 Each QAG row puts the model's MMD beside the two baselines a reader needs to judge it: the
 real-vs-real floor (the ratio's 1.0) and the Gaussian with the data's mean and covariance, at
@@ -66,7 +67,8 @@ def _model_columns(config: dict[str, Any]) -> list[str]:
 def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> str:
     """The seed-001-style table: circuit, head, best χ²/NDF and where, ⟨χ²⟩ windows, test χ²/NDF."""
     header = ["run", "Ry", "Rz", "CNOT", "reps", "NN layers", "cond.", "critic", "χ²/NDF (select)", "at iter.",
-              "max iter.", "⟨χ²⟩_q", "⟨χ²⟩_c", "test χ²/NDF", "per energy (test)", "s/iter"]  # fmt: skip
+              "max iter.", "⟨χ²⟩_q", "⟨χ²⟩_c", "test χ²/NDF ± se", "per energy (test)", "floor", "Gaussian",
+              "s/iter"]  # fmt: skip
     rows = [header]
     for run_dir, config, summary in runs:
         train = summary.get("train", {})
@@ -75,10 +77,15 @@ def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
             str(run_dir), *_model_columns(config), f"{summary['best_select_chi2_ndf']:.2f} ({summary['select_on']})",
             str(summary["best_iteration"]), str(summary["max_iteration"]), f"{summary['window_mean_chi2_ndf']:.2f}",
             f"{summary['reference_window_mean_chi2_ndf']:.2f}" if "reference_window_mean_chi2_ndf" in summary else "–",
-            f"{summary['test_chi2_ndf']:.2f}", per_energy,
+            f"{summary['test_chi2_ndf']:.2f}" + (f" ± {summary['test_chi2_ndf_se']:.2f}" if "test_chi2_ndf_se" in summary else ""),
+            per_energy, _optional(summary, "floor_test_chi2_ndf"), _optional(summary, "gaussian_test_chi2_ndf"),
             f"{train['seconds_per_iteration']:.3f}" if "seconds_per_iteration" in train else "–",
         ])  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def _optional(summary: dict[str, Any], key: str) -> str:
+    return f"{summary[key]:.2f}" if key in summary else "–"

@@ -172,6 +172,7 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
     reference = subset.part("test")
     generated = generate_showers(generator, reference.incident_energies, config, seed=config.seed + 10**7)
     test = score_showers(generated, reference)
+    baselines = _baselines(subset, generated, reference, seed=config.seed)
     etot = reference.incident_energies
     source = read_json(Path(run_dir) / "environment.json").get("data_source")
     label_real = "Geant4 (CaloChallenge)" if source == "real" else "synthetic stand-in"
@@ -188,6 +189,7 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
         "max_iteration": int(table["iteration"][-1]),
         "test_chi2_ndf": test["all"],
         "test_chi2_ndf_per_energy": {k: v for k, v in test.items() if k != "all"},
+        **baselines,
         "n_test": len(subset.test_energies),
         "checkpoints": len(table["iteration"]),
         "figures": ["etot.png"],
@@ -197,6 +199,26 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
         summary["reference_window_mean_chi2_ndf"] = _window_mean(read_chi2_csv(reference_run), window)
     write_json(Path(run_dir) / "summary.json", summary)
     return summary
+
+
+def _baselines(subset: Any, generated: np.ndarray, reference: Any, *, seed: int) -> dict[str, Any]:
+    """The test χ²/NDF's bootstrap se, the real-vs-real floor (validation vs test part) and a
+    per-energy Gaussian of the training E_tot, all scored against the test part
+    (:mod:`qcalo.metrics.etot_baselines`)."""
+    from qcalo.metrics.etot_baselines import bootstrap_chi2_se, gaussian_etot
+    from qcalo.metrics.etot_chi2 import etot_chi2_by_energy
+
+    energies, etot = reference.incident_energies, reference.showers.sum(axis=1)
+    train = subset.part("train")
+    gaussian = gaussian_etot(train.incident_energies, train.showers.sum(axis=1), energies, seed=seed + 11)
+    out = {
+        "test_chi2_ndf_se": bootstrap_chi2_se(energies, generated.sum(axis=1), energies, etot, seed=seed + 12),
+        "gaussian_test_chi2_ndf": etot_chi2_by_energy(energies, gaussian, energies, etot).reduced,
+    }
+    val = subset.part("val")
+    if len(val.incident_energies) and set(np.unique(val.incident_energies)) >= set(np.unique(energies)):
+        out["floor_test_chi2_ndf"] = etot_chi2_by_energy(val.incident_energies, val.showers.sum(axis=1), energies, etot).reduced
+    return out
 
 
 def write_gan_showers(
@@ -270,5 +292,7 @@ def reevaluate_gan(run_dir: Path, *, data: Path | None = None, reference_run: Pa
         subset, _source, _location = load_gan_data(config, data)
         if data_fingerprint(_fingerprint_view(subset)) != recorded.get("data_sha256"):
             raise CheckpointError(f"{run_dir} was trained on other data ({recorded.get('data_location')}); pass the run's --data")
+        if reference_run is not None:
+            read_chi2_csv(reference_run)  # a bad --reference fails before the old evaluation is cleared
         clear_evaluation(run_dir)
         return evaluate_gan(run_dir, subset, config, reference_run=reference_run)
