@@ -22,8 +22,8 @@ a growing interval of the line: 20 % of ``n × 4^n`` per block on the QAG line; 
 :func:`~qcalo.quantum.density_ops.pull_back_z`), then contracts them with each sample's
 product state (in the 3-vector basis of :mod:`qcalo.quantum.density_prefix`, two GEMMs per
 support). Together these made a noisy training epoch 2.2× faster (A/B in one session;
-``light_cone_speedup`` in the bench).
-Measured on the 2-core machine, 1 torch thread (8-qubit QAG, clic8 with 3 layers: 84 cz fused into 21 blocks, x = 1, float32, ``qcalo.bench.noise``):
+``light_cone_speedup`` in the bench). Measured on the 2-core machine, 1 torch thread (8-qubit
+QAG, clic8 with 3 layers: 84 cz fused into 21 blocks, x = 1, float32, ``qcalo.bench.noise``):
 at B = 50 the Heisenberg ⟨Z⟩ takes ~10 ms, the forward pass ~60 ms and Aer's density matrix
 ~1.6 s; at B = 256 the forward pass takes ~0.8 s (compute-bound: 256 × 4^8 × 16 per block)
 while the Heisenberg pass stays flat, so exact ⟨Z⟩ and per-qubit (marginal) shots are cheap

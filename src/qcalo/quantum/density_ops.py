@@ -96,8 +96,8 @@ def pull_back_z(
         by_support: dict[tuple[int, int], list[tuple[list[int], Tensor, int, int]]] = {}
         for item in items:
             by_support.setdefault((item[2], item[3]), []).append(item)
-        return [
-            ([i for item in same for i in item[0]], torch.cat([item[1] for item in same]), lo, hi)
+        return [  # a lone group passes as it is (no copy on every block)
+            same[0] if len(same) == 1 else ([i for item in same for i in item[0]], torch.cat([item[1] for item in same]), lo, hi)
             for (lo, hi), same in by_support.items()
         ]
 
