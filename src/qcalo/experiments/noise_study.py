@@ -46,6 +46,7 @@ settings; a folder written for another grid or settings is refused in one line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -300,6 +301,15 @@ def open_study(folder: Path, spec: StudySpec) -> ResultsTable:
 
 
 # -- the driver ----------------------------------------------------------------------------
+def _mute_shutdown_heartbeat() -> None:
+    """Run on our own LocalCluster's workers just before it closes: a worker whose heartbeat is
+    in flight while the scheduler goes away logs a harmless ``CommClosedError`` traceback
+    (dask/distributed#7105) after a study that finished cleanly; nothing is left to report then."""
+    import logging
+
+    logging.getLogger("distributed.worker").setLevel(logging.CRITICAL)
+
+
 def run_study(
     folder: Path | str,
     spec: StudySpec,
@@ -364,6 +374,9 @@ def run_study(
                 bar.update(1)
             bar.close()
         finally:
+            if cluster is not None and processes:  # a --scheduler cluster's workers are the user's
+                with contextlib.suppress(Exception):  # cosmetic: never hide the study's own error
+                    client.run(_mute_shutdown_heartbeat)
             client.close()
             if cluster is not None:
                 cluster.close()
