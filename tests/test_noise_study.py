@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,6 +83,25 @@ def test_killed_worker_loses_nothing_and_its_cell_is_retried(tmp_path: Path) -> 
     retried = next(r for r in rows if r["cell"] == "a:1:1")
     assert int(retried["pid"]) != int((tmp_path / "killed-once").read_text())
     assert (tmp_path / "figure.png").stat().st_size > 1000
+
+
+def slow_train(spec: StudySpec, folder: str, repetition: int) -> str:
+    time.sleep(0.05)  # trainings take time, evaluations (scenario b) next to none, as in a real study
+    return fake_train(spec, folder, repetition)
+
+
+def slow_cell(spec: StudySpec, folder: str, cell: Cell, clean_run: str | None) -> dict:
+    time.sleep(0.05 if cell.scenario == "a" else 0.0)
+    return fake_cell(spec, folder, cell, clean_run)
+
+
+def test_repetitions_finish_in_order_so_a_stopped_study_holds_whole_ones(tmp_path: Path) -> None:
+    spec = make_spec(grid=[0, 1], repetitions=8)  # 4 cells per repetition, 2 threads → a window of 2
+    run_study(tmp_path, spec, workers=2, processes=False, progress=False, train=slow_train, cell_task=slow_cell)
+    repetitions = [int(r["repetition"]) for r in _rows(tmp_path)]
+    assert len(repetitions) == 32
+    for k in range(2, 8):  # repetition k starts only after k - 1 whole repetitions are written
+        assert repetitions.index(k) >= 4 * (k - 1), repetitions
 
 
 def test_rerun_skips_finished_cells_and_failures_are_reported(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import math
 import os
 import time
@@ -352,26 +353,48 @@ def run_study(
         client = Client(scheduler) if scheduler else Client(cluster)
         try:
             where = str(folder.resolve())
-            clean = {
-                r: client.submit(train, spec, where, r, key=f"clean-{r}", retries=RETRIES, pure=False, priority=-r)
-                for r in sorted({c.repetition for c in pending if c.scenario == "b"})
-            }
-            # Repetition-major priorities: a stopped study holds whole repetitions (without
-            # them Dask ran scenario a's trainings far ahead of b's cheap evaluations).
-            futures = [
-                client.submit(cell_task, spec, where, c, clean.get(r) if c.scenario == "b" else None,
-                              key=f"cell-{c.id}", retries=RETRIES, pure=False, priority=-r)
-                for c in pending
-                for r in [c.repetition]
-            ]  # fmt: skip
+            by_repetition: dict[int, list[Cell]] = {}
+            for c in pending:
+                by_repetition.setdefault(c.repetition, []).append(c)
+
+            def submit(r: int) -> list[Any]:
+                cells = by_repetition[r]
+                clean = None
+                if any(c.scenario == "b" for c in cells):
+                    clean = client.submit(train, spec, where, r, key=f"clean-{r}", retries=RETRIES, pure=False, priority=-r)
+                return [
+                    client.submit(cell_task, spec, where, c, clean if c.scenario == "b" else None,
+                                  key=f"cell-{c.id}", retries=RETRIES, pure=False, priority=-r)
+                    for c in cells
+                ]  # fmt: skip
+
+            # Repetitions go in a sliding window, so a stopped study holds whole repetitions of
+            # both scenarios. Priorities alone did not do it: Dask queues the clean trainings
+            # (a root-ish task group) on the scheduler while the cells go straight to the
+            # workers, so every clean training but the first few ran after all of scenario a.
+            threads = sum(client.nthreads().values()) or workers
+            window = 1 + math.ceil(2 * threads / max(len(v) for v in by_repetition.values()))
+            upcoming = iter(sorted(by_repetition))
+            stream = as_completed()
+            left: dict[int, int] = {}
+            for r in itertools.islice(upcoming, max(2, window)):
+                batch = submit(r)
+                left[r] = len(batch)
+                stream.update(batch)
             bar = tqdm(total=len(plan_cells(spec)), initial=len(table.rows), unit="cell",
                        desc="noise study", disable=not progress)  # fmt: skip
-            for future in as_completed(futures):
+            for future in stream:
+                repetition = int(future.key.rsplit(":", 1)[1])
                 try:
                     table.append(future.result())
                 except Exception as error:  # noqa: BLE001 - a cell that failed all its retries
                     failed.append(f"{future.key}: {type(error).__name__}: {error}")
                 bar.update(1)
+                left[repetition] -= 1
+                if left[repetition] == 0 and (r := next(upcoming, None)) is not None:
+                    batch = submit(r)
+                    left[r] = len(batch)
+                    stream.update(batch)
             bar.close()
         finally:
             if cluster is not None and processes:  # a --scheduler cluster's workers are the user's
