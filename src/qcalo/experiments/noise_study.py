@@ -357,44 +357,45 @@ def run_study(
             for c in pending:
                 by_repetition.setdefault(c.repetition, []).append(c)
 
-            def submit(r: int) -> list[Any]:
+            stream = as_completed()
+            left: dict[int, int] = {}  # repetition → its cells not yet back
+            repetition_of: dict[str, int] = {}  # future key → repetition
+
+            def submit(r: int) -> None:
                 cells = by_repetition[r]
                 clean = None
                 if any(c.scenario == "b" for c in cells):
                     clean = client.submit(train, spec, where, r, key=f"clean-{r}", retries=RETRIES, pure=False, priority=-r)
-                return [
+                batch = [
                     client.submit(cell_task, spec, where, c, clean if c.scenario == "b" else None,
                                   key=f"cell-{c.id}", retries=RETRIES, pure=False, priority=-r)
                     for c in cells
                 ]  # fmt: skip
+                left[r] = len(batch)
+                repetition_of.update((future.key, r) for future in batch)
+                stream.update(batch)
 
             # Repetitions go in a sliding window, so a stopped study holds whole repetitions of
             # both scenarios. Priorities alone did not do it: Dask queues the clean trainings
             # (a root-ish task group) on the scheduler while the cells go straight to the
             # workers, so every clean training but the first few ran after all of scenario a.
             threads = sum(client.nthreads().values()) or workers
-            window = 1 + math.ceil(2 * threads / max(len(v) for v in by_repetition.values()))
+            window = 1 + math.ceil(2 * threads / max(len(v) for v in by_repetition.values()))  # ≥ 2
             upcoming = iter(sorted(by_repetition))
-            stream = as_completed()
-            left: dict[int, int] = {}
-            for r in itertools.islice(upcoming, max(2, window)):
-                batch = submit(r)
-                left[r] = len(batch)
-                stream.update(batch)
+            for r in itertools.islice(upcoming, window):
+                submit(r)
             bar = tqdm(total=len(plan_cells(spec)), initial=len(table.rows), unit="cell",
                        desc="noise study", disable=not progress)  # fmt: skip
             for future in stream:
-                repetition = int(future.key.rsplit(":", 1)[1])
                 try:
                     table.append(future.result())
                 except Exception as error:  # noqa: BLE001 - a cell that failed all its retries
                     failed.append(f"{future.key}: {type(error).__name__}: {error}")
                 bar.update(1)
+                repetition = repetition_of[future.key]
                 left[repetition] -= 1
                 if left[repetition] == 0 and (r := next(upcoming, None)) is not None:
-                    batch = submit(r)
-                    left[r] = len(batch)
-                    stream.update(batch)
+                    submit(r)
             bar.close()
         finally:
             if cluster is not None and processes:  # a --scheduler cluster's workers are the user's
