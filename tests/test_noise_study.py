@@ -17,12 +17,13 @@ import yaml
 from typer.testing import CliRunner
 
 from qcalo.cli import app
-from qcalo.exceptions import ConfigError
+from qcalo.exceptions import CheckpointError, ConfigError
 from qcalo.experiments.noise_study import (
     RESULT_COLUMNS,
     Cell,
     StudySpec,
     make_spec,
+    open_study,
     plan_cells,
     run_study,
 )
@@ -131,6 +132,21 @@ def test_a_folder_from_another_grid_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["noise-study", "--out", str(tmp_path), "--grid", "0,0.5", "--repetitions", "3"])
     assert result.exit_code == 2 and "other settings" in result.stderr and "\n" not in result.stderr.strip()
     assert sorted(p.name for p in tmp_path.iterdir()) == listing and (tmp_path / "results.csv").read_text() == table
+
+
+def test_a_second_process_on_the_same_study_is_refused_in_one_line(tmp_path: Path) -> None:
+    run_study(tmp_path, FAKE, processes=False, progress=False, train=fake_train, cell_task=failing_cell)
+    table = (tmp_path / "results.csv").read_text()
+    with open_study(tmp_path, FAKE):  # another process's driver holds the folder (flock is per open file)
+        with pytest.raises(CheckpointError, match="in use by another qcalo process"):
+            run_study(tmp_path, FAKE, processes=False, progress=False, train=fake_train, cell_task=fake_cell)
+        args = ["noise-study", "--out", str(tmp_path), "--grid", "0,1", "--repetitions", "3", "-q"]
+        result = runner.invoke(app, args)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]  # beside a data notice
+        assert result.exit_code == 2 and len(errors) == 1 and "in use by another qcalo process" in errors[0], result.stderr
+    assert (tmp_path / "results.csv").read_text() == table  # the failed cell b:0:0 was not rerun
+    again = run_study(tmp_path, FAKE, processes=False, progress=False, train=fake_train, cell_task=fake_cell)
+    assert again["done"] == 1 and again["skipped"] == 11  # free again once the holder is gone
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,8 @@ soon as it arrives, and reads the table on start: a rerun skips finished cells. 
 worker process dies is rescheduled by Dask's scheduler on another worker (up to
 ``distributed.scheduler.allowed-failures`` times), and one that raises is retried
 (``retries``); nothing finished is lost. The folder's ``study.json`` records the grid and
-settings; a folder written for another grid or settings is refused in one line.
+settings; a folder written for another grid or settings is refused in one line, and so is
+a second driver on a folder whose lock (``.qcalo.lock``) another process holds.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import itertools
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -280,7 +281,7 @@ def _text(value: Any) -> str:
 
 def check_study(folder: Path, spec: StudySpec) -> None:
     """Refuse (one line, nothing written) a folder holding another study or other files."""
-    from qcalo.train.rundir import read_json
+    from qcalo.train.rundir import read_json, user_entries
 
     record = folder / "study.json"
     if record.is_file():
@@ -289,16 +290,23 @@ def check_study(folder: Path, spec: StudySpec) -> None:
         if {k: saved.get(k) for k in mine} != mine:
             differ = ", ".join(f"{k}: {saved.get(k)!r} there, {v!r} here" for k, v in mine.items() if saved.get(k) != v)
             raise ConfigError(f"{folder} holds a noise study with other settings ({differ}); use another --out")
-    elif folder.is_file() or (folder.exists() and any(folder.iterdir())):
+    elif folder.is_file() or (folder.exists() and user_entries(folder)):
         raise ConfigError(f"{folder} is not an empty folder and holds no noise study (study.json); use another --out")
 
 
-def open_study(folder: Path, spec: StudySpec) -> ResultsTable:
-    """:func:`check_study`, then create or update ``study.json``; the results table so far."""
-    check_study(folder, spec)
+@contextlib.contextmanager
+def open_study(folder: Path, spec: StudySpec) -> Iterator[ResultsTable]:
+    """:func:`check_study`, then hold the folder's lock (:func:`qcalo.train.rundir.run_lock`)
+    while ``study.json`` is written and the results table is used: a second process on the
+    same folder is refused in one line instead of rewriting ``results.csv`` from its own rows."""
+    from qcalo.train.rundir import run_lock
+
+    check_study(folder, spec)  # nothing is created for a refused folder
     folder.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(folder / "study.json", {**spec.comparable(), "repetitions": spec.repetitions})
-    return ResultsTable(folder / "results.csv")
+    with run_lock(folder):
+        check_study(folder, spec)  # again: another study may have claimed the folder meanwhile
+        atomic.write_json(folder / "study.json", {**spec.comparable(), "repetitions": spec.repetitions})
+        yield ResultsTable(folder / "results.csv")
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -340,72 +348,72 @@ def run_study(
 
     folder = Path(folder)
     workers = positive_int(workers, "workers")
-    table = open_study(folder, spec)
-    pending = [c for c in plan_cells(spec) if c.id not in table.finished]
-    finished_before = len(table.rows)
-    start = time.perf_counter()
-    failed: list[str] = []
-    if pending:
-        with dask.config.set(WORKER_MALLOC):
-            cluster = None if scheduler else LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0",  # any free port
-            )  # fmt: skip
-        client = Client(scheduler) if scheduler else Client(cluster)
-        try:
-            where = str(folder.resolve())
-            by_repetition: dict[int, list[Cell]] = {}
-            for c in pending:
-                by_repetition.setdefault(c.repetition, []).append(c)
+    with open_study(folder, spec) as table:
+        pending = [c for c in plan_cells(spec) if c.id not in table.finished]
+        finished_before = len(table.rows)
+        start = time.perf_counter()
+        failed: list[str] = []
+        if pending:
+            with dask.config.set(WORKER_MALLOC):
+                cluster = None if scheduler else LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0",  # any free port
+                )  # fmt: skip
+            client = Client(scheduler) if scheduler else Client(cluster)
+            try:
+                where = str(folder.resolve())
+                by_repetition: dict[int, list[Cell]] = {}
+                for c in pending:
+                    by_repetition.setdefault(c.repetition, []).append(c)
 
-            stream = as_completed()
-            left: dict[int, int] = {}  # repetition → its cells not yet back
-            repetition_of: dict[str, int] = {}  # future key → repetition
+                stream = as_completed()
+                left: dict[int, int] = {}  # repetition → its cells not yet back
+                repetition_of: dict[str, int] = {}  # future key → repetition
 
-            def submit(r: int) -> None:
-                cells = by_repetition[r]
-                clean = None
-                if any(c.scenario == "b" for c in cells):
-                    clean = client.submit(train, spec, where, r, key=f"clean-{r}", retries=RETRIES, pure=False, priority=-r)
-                batch = [
-                    client.submit(cell_task, spec, where, c, clean if c.scenario == "b" else None,
-                                  key=f"cell-{c.id}", retries=RETRIES, pure=False, priority=-r)
-                    for c in cells
-                ]  # fmt: skip
-                left[r] = len(batch)
-                repetition_of.update((future.key, r) for future in batch)
-                stream.update(batch)
+                def submit(r: int) -> None:
+                    cells = by_repetition[r]
+                    clean = None
+                    if any(c.scenario == "b" for c in cells):
+                        clean = client.submit(train, spec, where, r, key=f"clean-{r}", retries=RETRIES, pure=False, priority=-r)
+                    batch = [
+                        client.submit(cell_task, spec, where, c, clean if c.scenario == "b" else None,
+                                      key=f"cell-{c.id}", retries=RETRIES, pure=False, priority=-r)
+                        for c in cells
+                    ]  # fmt: skip
+                    left[r] = len(batch)
+                    repetition_of.update((future.key, r) for future in batch)
+                    stream.update(batch)
 
-            # Repetitions go in a sliding window, so a stopped study holds whole repetitions of
-            # both scenarios. Priorities alone did not do it: Dask queues the clean trainings
-            # (a root-ish task group) on the scheduler while the cells go straight to the
-            # workers, so every clean training but the first few ran after all of scenario a.
-            threads = sum(client.nthreads().values()) or workers
-            window = 1 + math.ceil(2 * threads / max(len(v) for v in by_repetition.values()))  # ≥ 2
-            upcoming = iter(sorted(by_repetition))
-            for r in itertools.islice(upcoming, window):
-                submit(r)
-            bar = tqdm(total=len(plan_cells(spec)), initial=len(table.rows), unit="cell",
-                       desc="noise study", disable=not progress)  # fmt: skip
-            for future in stream:
-                try:
-                    table.append(future.result())
-                except Exception as error:  # noqa: BLE001 - a cell that failed all its retries
-                    failed.append(f"{future.key}: {type(error).__name__}: {error}")
-                bar.update(1)
-                repetition = repetition_of[future.key]
-                left[repetition] -= 1
-                if left[repetition] == 0 and (r := next(upcoming, None)) is not None:
+                # Repetitions go in a sliding window, so a stopped study holds whole repetitions of
+                # both scenarios. Priorities alone did not do it: Dask queues the clean trainings
+                # (a root-ish task group) on the scheduler while the cells go straight to the
+                # workers, so every clean training but the first few ran after all of scenario a.
+                threads = sum(client.nthreads().values()) or workers
+                window = 1 + math.ceil(2 * threads / max(len(v) for v in by_repetition.values()))  # ≥ 2
+                upcoming = iter(sorted(by_repetition))
+                for r in itertools.islice(upcoming, window):
                     submit(r)
-            bar.close()
-        finally:
-            if cluster is not None and processes:  # a --scheduler cluster's workers are the user's
-                with contextlib.suppress(Exception):  # cosmetic: never hide the study's own error
-                    client.run(_mute_shutdown_heartbeat)
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    report = write_report(folder) if table.rows else None
-    return {
-        "done": len(pending) - len(failed), "skipped": finished_before,
-        "failed": failed, "seconds": time.perf_counter() - start, "report": report,
-    }  # fmt: skip
+                bar = tqdm(total=len(plan_cells(spec)), initial=len(table.rows), unit="cell",
+                           desc="noise study", disable=not progress)  # fmt: skip
+                for future in stream:
+                    try:
+                        table.append(future.result())
+                    except Exception as error:  # noqa: BLE001 - a cell that failed all its retries
+                        failed.append(f"{future.key}: {type(error).__name__}: {error}")
+                    bar.update(1)
+                    repetition = repetition_of[future.key]
+                    left[repetition] -= 1
+                    if left[repetition] == 0 and (r := next(upcoming, None)) is not None:
+                        submit(r)
+                bar.close()
+            finally:
+                if cluster is not None and processes:  # a --scheduler cluster's workers are the user's
+                    with contextlib.suppress(Exception):  # cosmetic: never hide the study's own error
+                        client.run(_mute_shutdown_heartbeat)
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+        report = write_report(folder) if table.rows else None
+        return {
+            "done": len(pending) - len(failed), "skipped": finished_before,
+            "failed": failed, "seconds": time.perf_counter() - start, "report": report,
+        }  # fmt: skip

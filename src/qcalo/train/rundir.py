@@ -57,6 +57,7 @@ __all__ = [
     "read_json",
     "run_lock",
     "save_config",
+    "user_entries",
     "utc_now",
     "write_atomic",
     "write_json",
@@ -143,7 +144,7 @@ def environment_record(**extra: Any) -> dict[str, Any]:
 
 
 # -- who may use a folder -----------------------------------------------------------------
-def _user_entries(out: Path) -> list[str]:
+def user_entries(out: Path) -> list[str]:
     """Entries of ``out`` other than the lock file and stale temp files."""
     return sorted(
         p.name for p in out.iterdir() if p.name != LOCK_NAME and not (p.name.startswith(".") and p.name.endswith(atomic.TEMP_SUFFIX))
@@ -168,7 +169,7 @@ def check_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
         if not overwrite:
             raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or --overwrite to replace it")
         return
-    if entries := _user_entries(out):
+    if entries := user_entries(out):
         shown = ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
         raise CheckpointError(
             f"{out} is not empty ({shown}) and holds no qcalo run; pass a new or empty --out"
