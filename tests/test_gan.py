@@ -99,9 +99,10 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("quantum", [None, {"rz": True, "repetitions": 2}])
-def test_training_scores_checkpoints_and_resumes_bit_identically(subset, tmp_path: Path, quantum) -> None:
-    config = GANConfig(**TINY, quantum=quantum, conditioning="head")
+@pytest.mark.parametrize(("quantum", "lr_steps"), [(None, ()), ({"rz": True, "repetitions": 2}, ()), ({"repetitions": 2}, ((2, 0.5), (4, 0.1)))])
+def test_training_scores_checkpoints_and_resumes_bit_identically(subset, tmp_path: Path, quantum, lr_steps) -> None:
+    """Also across a learning-rate step: the rate comes from the iteration, not from the saved optimizer."""
+    config = GANConfig(**TINY, quantum=quantum, conditioning="head", lr_steps=lr_steps)
     straight = tmp_path / "straight"
     straight.mkdir()
     result = train_gan(config, subset.part("train"), subset.part("val"), straight)
@@ -117,6 +118,34 @@ def test_training_scores_checkpoints_and_resumes_bit_identically(subset, tmp_pat
     assert strip(_rows(halves)) == strip(_rows(straight))
     a, b = (torch.load(d / "latest.pt", weights_only=False)["trainer"]["generator"] for d in (straight, halves))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_learning_rate_steps_apply_from_their_iteration(subset) -> None:
+    from qcalo.train.gan import _Trainer
+
+    config = GANConfig(**TINY, quantum=None, lr_steps=((2, 0.5), (4, 0.1)))
+    assert [config.learning_rate_at(i) for i in range(6)] == pytest.approx([1e-4, 1e-4, 5e-5, 5e-5, 1e-5, 1e-5])
+    trainer = _Trainer(config, subset.part("train"))
+    seen = []
+    for _ in range(5):
+        trainer.step()
+        seen.append({group["lr"] for opt in (trainer.opt_g, trainer.opt_d) for group in opt.param_groups})
+    assert seen == [{1e-4}, {1e-4}, {5e-5}, {5e-5}, {1e-5}]
+    # A step at a lower rate moves the weights less than the same step at the full rate.
+    moved = []
+    for steps in ((), ((1, 0.01),)):
+        trainer = _Trainer(config.model_copy(update={"lr_steps": steps}), subset.part("train"))
+        trainer.step()
+        before = [p.detach().clone() for p in trainer.generator.parameters()]
+        trainer.step()
+        moved.append(sum(float((p.detach() - b).abs().sum()) for p, b in zip(trainer.generator.parameters(), before, strict=True)))
+    assert moved[1] < 0.05 * moved[0]
+
+
+@pytest.mark.parametrize("steps", [[[0, 0.1]], [[5, 0.1], [3, 0.5]], [[5, 0.0]], [[5, 0.1], [5, 0.2]]])
+def test_bad_lr_steps_are_refused(steps) -> None:
+    with pytest.raises(ValueError, match="lr_steps"):
+        GANConfig(lr_steps=steps)
 
 
 def test_quantum_critic_trains_with_its_gradient_penalty(subset, tmp_path: Path) -> None:

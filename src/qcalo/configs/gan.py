@@ -80,6 +80,10 @@ class GANConfig(BaseModel):
     learning_rate: float = Field(1e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)
     adam_eps: float = Field(1e-7, gt=0)
+    lr_steps: tuple[tuple[int, float], ...] = Field(
+        (), description="[[iteration, factor], …]: from that generator iteration on, both learning rates are "
+        "learning_rate × factor (empty: constant, as FastCaloGAN)",
+    )  # fmt: skip
     iterations: int = Field(100_000, ge=1, description="generator steps")
     checkpoint_every: int = Field(1000, ge=1)
     select_on: Literal["val", "train"] = Field("val", description="sample the best checkpoint is chosen against")
@@ -92,6 +96,22 @@ class GANConfig(BaseModel):
         if self.quantum is None and self.conditioning in ("qubit", "qubit+head"):
             raise ValueError(f"conditioning={self.conditioning!r} needs a quantum generator; use 'head' for a classical one")
         return self
+
+    @field_validator("lr_steps")
+    @classmethod
+    def _steps(cls, steps: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+        starts = [start for start, _factor in steps]
+        if any(start < 1 for start in starts) or starts != sorted(set(starts)) or any(not 0 < f for _s, f in steps):
+            raise ValueError(f"lr_steps={[list(s) for s in steps]}; use [[iteration, factor], …] with increasing iterations ≥ 1 and factors > 0")
+        return steps
+
+    def learning_rate_at(self, iteration: int) -> float:
+        """The learning rate of the generator step that follows ``iteration`` completed ones."""
+        factor = 1.0
+        for start, step_factor in self.lr_steps:
+            if iteration >= start:
+                factor = step_factor
+        return self.learning_rate * factor
 
     @field_validator("generator_layers")
     @classmethod
