@@ -173,7 +173,7 @@ def _tiny_yaml(tmp_path: Path, **changes: object) -> Path:
 
 def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path)), "--out", str(out), "-q"])
+    result = runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path, lr_steps=[[4, 0.5]])), "--out", str(out), "-q"])
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert "synthetic" in result.stderr and "best checkpoint: iteration" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
@@ -188,6 +188,7 @@ def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None
     assert again.exit_code == 2 and "--resume" in again.stderr
     table = runner.invoke(app, ["table", str(out), "--figure", str(tmp_path / "chi2.png")])
     assert table.exit_code == 0 and "test χ²/NDF" in table.stdout and "Gaussian" in table.stdout, table.output
+    assert "0.0001, ×0.5 from 4" in table.stdout  # the learning-rate schedule is part of the row
     assert (tmp_path / "chi2.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -61,12 +61,13 @@ def _model_columns(config: dict[str, Any]) -> list[str]:
         circuit = ["✓", "✓" if quantum.get("rz") else "✗", offsets, str(quantum.get("repetitions", 1))]
     head = ", ".join(str(w) for w in config.get("generator_layers", [])) + ", #voxels"
     critic_text = "quantum ×" + str(critic.get("repetitions", 1)) if critic else "dense"
-    return [*circuit, head, str(config.get("conditioning", "none")), critic_text]
+    rate = f"{config.get('learning_rate', 1e-4):g}" + "".join(f", ×{f:g} from {int(i)}" for i, f in config.get("lr_steps") or ())
+    return [*circuit, head, str(config.get("conditioning", "none")), critic_text, rate]
 
 
 def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> str:
     """The seed-001-style table: circuit, head, best χ²/NDF and where, ⟨χ²⟩ windows, test χ²/NDF."""
-    header = ["run", "Ry", "Rz", "CNOT", "reps", "NN layers", "cond.", "critic", "χ²/NDF (select)", "at iter.",
+    header = ["run", "Ry", "Rz", "CNOT", "reps", "NN layers", "cond.", "critic", "lr", "χ²/NDF (select)", "at iter.",
               "max iter.", "⟨χ²⟩_q", "⟨χ²⟩_c", "test χ²/NDF ± se", "per energy (test)", "floor", "Gaussian",
               "s/iter"]  # fmt: skip
     rows = [header]
