@@ -148,3 +148,19 @@ def test_read_metrics_csv_refuses_bad_files(tmp_path):
         (tmp_path / name).write_text(text)
         with pytest.raises(QcaloError):
             read_metrics_csv(tmp_path / name)
+
+
+def test_gan_replicas_average_runs_that_differ_only_in_seed() -> None:
+    from qcalo.report.table import gan_replicas
+
+    def run(name: str, seed: int, test: float, *, layers=(50, 200), iterations: int = 1000) -> tuple:
+        config = {"seed": seed, "iterations": iterations, "quantum": None, "generator_layers": list(layers)}
+        return Path(name), config, {"test_chi2_ndf": test, "best_select_chi2_ndf": test / 2}
+
+    # one recipe three times (different seeds and iteration caps), another once: only the first is averaged
+    text = gan_replicas([run("a", 0, 2.0), run("b", 1, 3.0, iterations=5), run("c", 2, 4.0), run("d", 0, 9.0, layers=(100,))])
+    assert "(a, b, c)" in text and "d)" not in text
+    row = text.splitlines()[-1]
+    # mean 3.0, sd 1.0, se 1/√3; selection mean 1.5 ± 0.29
+    assert "3.00 ± 0.58" in row and "1.00" in row and "2.00–4.00" in row and "1.50 ± 0.29" in row and "0,1,2" in row
+    assert gan_replicas([run("a", 0, 2.0), run("d", 1, 9.0, layers=(100,))]) == ""  # no recipe twice

@@ -18,7 +18,7 @@ def table(
     """Print finished runs side by side (QAG: MMD/floor and the Gaussian baseline at each n; GAN: seed 001's table)."""
     import yaml
 
-    from qcalo.report.table import gan_table, qag_table
+    from qcalo.report.table import gan_replicas, gan_table, qag_table
     from qcalo.train.rundir import read_json
 
     try:
@@ -41,6 +41,9 @@ def table(
         typer.echo("error: mix of QAG and GAN runs; give runs of one kind", err=True)
         raise typer.Exit(2)
     typer.echo(gan_table(rows) if kinds == {"gan"} else qag_table(rows))
+    replicas = gan_replicas(rows) if kinds == {"gan"} else ""
+    if replicas:
+        typer.echo("\n" + replicas)
     if figure is not None:
         if kinds != {"gan"}:
             typer.echo("error: --figure draws GAN χ² curves; give GAN runs", err=True)

@@ -2,7 +2,10 @@
 
 GAN rows follow seed 001's tables (circuit gates, head, best χ²/NDF and its iteration, the
 ⟨χ²⟩ window means, and the held-out test χ²/NDF per incident energy with its bootstrap standard
-error, the real-vs-real floor and a Gaussian baseline).
+error, the real-vs-real floor and a Gaussian baseline). Runs of one recipe that differ only in
+``--seed`` (a new data draw, initialisation and noise) are replicas: :func:`gan_replicas` puts
+their mean ± standard error over seeds under the table, since one run's test score is one draw
+whose spread between seeds can exceed its own bootstrap error.
 
 Each QAG row puts the model's MMD beside the two baselines a reader needs to judge it: the
 real-vs-real floor (the ratio's 1.0) and the Gaussian with the data's mean and covariance, at
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["gan_table", "qag_table"]
+__all__ = ["gan_replicas", "gan_table", "qag_table"]
 
 
 def _cell(block: dict[str, float], key: str) -> str:
@@ -86,6 +89,45 @@ def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+_NOT_RECIPE = ("seed", "iterations")
+"""Config keys that do not change the recipe: the seed (what replicas vary) and the iteration cap
+(``--max-minutes`` runs stop on time, so their cap is arbitrary)."""
+
+
+def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> str:
+    """Mean ± se over seeds of every recipe given at least twice; ``""`` when there is none.
+
+    se = sample sd / √n over the runs' test χ²/NDF (and their selection χ²/NDF), so it measures
+    the seed-to-seed spread, which includes each run's test-sample noise.
+    """
+    import numpy as np
+
+    groups: dict[str, list[tuple[Path, dict[str, Any], dict[str, Any]]]] = {}
+    for run_dir, config, summary in runs:
+        key = repr(sorted((k, repr(v)) for k, v in config.items() if k not in _NOT_RECIPE))
+        groups.setdefault(key, []).append((run_dir, config, summary))
+    header = ["recipe (runs)", "n", "seeds", "test χ²/NDF mean ± se", "sd", "min–max", "χ²/NDF (select) mean ± se"]
+    rows = [header]
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        test = np.array([summary["test_chi2_ndf"] for _d, _c, summary in members])
+        select = np.array([summary["best_select_chi2_ndf"] for _d, _c, summary in members])
+        n = len(members)
+        seeds = ",".join(str(config.get("seed", 0)) for _d, config, _s in members)
+        rows.append([
+            " ".join(_model_columns(members[0][1])) + " (" + ", ".join(str(d) for d, _c, _s in members) + ")",
+            str(n), seeds, f"{test.mean():.2f} ± {test.std(ddof=1) / np.sqrt(n):.2f}", f"{test.std(ddof=1):.2f}",
+            f"{test.min():.2f}–{test.max():.2f}", f"{select.mean():.2f} ± {select.std(ddof=1) / np.sqrt(n):.2f}",
+        ])  # fmt: skip
+    if len(rows) == 1:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "replicas (same recipe, different --seed; se = sd/√n over seeds):\n" + "\n".join(lines)
 
 
 def _optional(summary: dict[str, Any], key: str) -> str:
