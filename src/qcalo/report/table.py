@@ -21,6 +21,14 @@ from typing import Any
 __all__ = ["gan_replicas", "gan_table", "qag_table"]
 
 
+def _aligned(rows: list[list[str]]) -> str:
+    """Rows of cells (the first is the header) as left-aligned text columns, a rule under the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
 def _cell(block: dict[str, float], key: str) -> str:
     return f"{block[key]:.2f} ± {block[key + '_se']:.2f}"
 
@@ -48,10 +56,7 @@ def qag_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
             f"{summary.get('train_seconds', float('nan')):.1f}",
         ]
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return _aligned(rows)
 
 
 def _model_columns(config: dict[str, Any]) -> list[str]:
@@ -85,10 +90,7 @@ def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
             per_energy, _optional(summary, "floor_test_chi2_ndf"), _optional(summary, "gaussian_test_chi2_ndf"),
             f"{train['seconds_per_iteration']:.3f}" if "seconds_per_iteration" in train else "–",
         ])  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return _aligned(rows)
 
 
 _NOT_RECIPE = ("seed", "iterations")
@@ -124,10 +126,7 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
         ])  # fmt: skip
     if len(rows) == 1:
         return ""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "replicas (same recipe, different --seed; se = sd/√n over seeds):\n" + "\n".join(lines)
+    return "replicas (same recipe, different --seed; se = sd/√n over seeds):\n" + _aligned(rows)
 
 
 def _optional(summary: dict[str, Any], key: str) -> str:
