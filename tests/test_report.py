@@ -164,3 +164,19 @@ def test_gan_replicas_average_runs_that_differ_only_in_seed() -> None:
     # mean 3.0, sd 1.0, se 1/√3; selection mean 1.5 ± 0.29
     assert "3.00 ± 0.58" in row and "1.00" in row and "2.00–4.00" in row and "1.50 ± 0.29" in row and "0,1,2" in row
     assert gan_replicas([run("a", 0, 2.0), run("d", 1, 9.0, layers=(100,))]) == ""  # no recipe twice
+
+
+def test_gan_replicas_count_a_seed_once() -> None:
+    """A rerun with the same seed shares the data draw and initial weights: it is named, not averaged."""
+    from qcalo.report.table import gan_replicas
+
+    def run(name: str, seed: int, test: float) -> tuple:
+        config = {"seed": seed, "iterations": 1000, "quantum": None, "generator_layers": [50, 200]}
+        return Path(name), config, {"test_chi2_ndf": test, "best_select_chi2_ndf": test}
+
+    assert gan_replicas([run("a", 0, 2.0), run("a-again", 0, 2.1)]) == ""  # one seed twice: no replicas
+    text = gan_replicas([run("a", 0, 2.0), run("a-again", 0, 9.0), run("b", 1, 4.0)])
+    lines = text.splitlines()
+    row = next(line for line in lines if "(a, b)" in line)
+    assert "3.00 ± 1.00" in row and "0,1" in row  # 9.0 is not in the mean
+    assert lines[-1].startswith("left out") and "a-again (seed 0, as a)" in lines[-1]

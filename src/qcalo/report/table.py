@@ -99,7 +99,7 @@ _NOT_RECIPE = ("seed", "iterations")
 
 
 def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> str:
-    """Mean ± se over seeds of every recipe given at least twice; ``""`` when there is none.
+    """Mean ± se over seeds of every recipe given with at least two distinct seeds; ``""`` when there is none.
 
     se = sample sd / √n over the runs' test χ²/NDF (and their selection χ²/NDF), so it measures
     the seed-to-seed spread, which includes each run's test-sample noise.
@@ -107,9 +107,17 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
     import numpy as np
 
     groups: dict[str, list[tuple[Path, dict[str, Any], dict[str, Any]]]] = {}
+    # A rerun with a seed already in its group shares that run's data draw and initial weights, so
+    # it is not a replica: only the first run given per seed counts, the others are named below.
+    same_seed: list[str] = []
     for run_dir, config, summary in runs:
         key = repr(sorted((k, repr(v)) for k, v in config.items() if k not in _NOT_RECIPE))
-        groups.setdefault(key, []).append((run_dir, config, summary))
+        members = groups.setdefault(key, [])
+        earlier = [d for d, c, _s in members if c.get("seed", 0) == config.get("seed", 0)]
+        if earlier:
+            same_seed.append(f"{run_dir} (seed {config.get('seed', 0)}, as {earlier[0]})")
+            continue
+        members.append((run_dir, config, summary))
     header = ["recipe (runs)", "n", "seeds", "test χ²/NDF mean ± se", "sd", "min–max", "χ²/NDF (select) mean ± se"]
     rows = [header]
     for members in groups.values():
@@ -126,7 +134,10 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
         ])  # fmt: skip
     if len(rows) == 1:
         return ""
-    return "replicas (same recipe, different --seed; se = sd/√n over seeds):\n" + _aligned(rows)
+    text = "replicas (same recipe, different --seed; se = sd/√n over seeds):\n" + _aligned(rows)
+    if same_seed:
+        text += "\nleft out, same recipe and seed as an earlier run: " + "; ".join(same_seed)
+    return text
 
 
 def _optional(summary: dict[str, Any], key: str) -> str:
