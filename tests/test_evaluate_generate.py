@@ -135,6 +135,8 @@ def test_table_prints_every_size_with_errors(run: tuple[Path, ClicSplits], tmp_p
     assert "MMD/floor n=20" in result.stdout and "Gaussian/floor n=40" in result.stdout and " ± " in result.stdout
     missing = runner.invoke(app, ["table", str(tmp_path)])
     assert missing.exit_code == 2 and "no summary.json" in missing.stderr
+    absent = runner.invoke(app, ["table", str(tmp_path / "no-such-run")])
+    assert absent.exit_code == 2 and "is not a run directory" in absent.stderr and "evaluate" not in absent.stderr
 
 
 def test_generate_waits_for_no_one_while_a_run_is_in_use(run: tuple[Path, ClicSplits], tmp_path: Path) -> None:

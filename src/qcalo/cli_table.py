@@ -24,6 +24,8 @@ def table(
     try:
         rows = []
         for run_dir in runs:
+            if not run_dir.is_dir():
+                raise QcaloError(f"{run_dir} is not a run directory; give the --out of a finished qcalo train run")
             if not (run_dir / "summary.json").is_file():
                 raise QcaloError(f"{run_dir} has no summary.json; evaluate it first: qcalo evaluate {run_dir}")
             summary = read_json(run_dir / "summary.json")
