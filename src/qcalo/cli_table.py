@@ -42,10 +42,13 @@ def table(
     if len(kinds) > 1:
         typer.echo("error: mix of QAG and GAN runs; give runs of one kind", err=True)
         raise typer.Exit(2)
-    typer.echo(gan_table(rows) if kinds == {"gan"} else qag_table(rows))
-    replicas = gan_replicas(rows) if kinds == {"gan"} else ""
-    if replicas:
-        typer.echo("\n" + replicas)
+    if kinds == {"gan"}:
+        typer.echo(gan_table(rows))
+        replicas = gan_replicas(rows)
+        if replicas:
+            typer.echo("\n" + replicas)
+    else:
+        typer.echo(qag_table(rows))
     if figure is not None:
         if kinds != {"gan"}:
             typer.echo("error: --figure draws GAN χ² curves; give GAN runs", err=True)

@@ -106,6 +106,8 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
     """
     import numpy as np
 
+    from qcalo.metrics import standard_error
+
     groups: dict[str, list[tuple[Path, dict[str, Any], dict[str, Any]]]] = {}
     # A rerun with a seed already in its group shares that run's data draw and initial weights, so
     # it is not a replica: only the first run given per seed counts, the others are named below.
@@ -113,9 +115,10 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
     for run_dir, config, summary in runs:
         key = repr(sorted((k, repr(v)) for k, v in config.items() if k not in _NOT_RECIPE))
         members = groups.setdefault(key, [])
-        earlier = [d for d, c, _s in members if c.get("seed", 0) == config.get("seed", 0)]
-        if earlier:
-            same_seed.append(f"{run_dir} (seed {config.get('seed', 0)}, as {earlier[0]})")
+        seed = config.get("seed", 0)  # GANConfig's default seed
+        earlier = next((d for d, c, _s in members if c.get("seed", 0) == seed), None)
+        if earlier is not None:
+            same_seed.append(f"{run_dir} (seed {seed}, as {earlier})")
             continue
         members.append((run_dir, config, summary))
     header = ["recipe (runs)", "n", "seeds", "test χ²/NDF mean ± se", "sd", "min–max", "χ²/NDF (select) mean ± se"]
@@ -129,8 +132,8 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
         seeds = ",".join(str(config.get("seed", 0)) for _d, config, _s in members)
         rows.append([
             " ".join(_model_columns(members[0][1])) + " (" + ", ".join(str(d) for d, _c, _s in members) + ")",
-            str(n), seeds, f"{test.mean():.2f} ± {test.std(ddof=1) / np.sqrt(n):.2f}", f"{test.std(ddof=1):.2f}",
-            f"{test.min():.2f}–{test.max():.2f}", f"{select.mean():.2f} ± {select.std(ddof=1) / np.sqrt(n):.2f}",
+            str(n), seeds, f"{test.mean():.2f} ± {standard_error(test):.2f}", f"{test.std(ddof=1):.2f}",
+            f"{test.min():.2f}–{test.max():.2f}", f"{select.mean():.2f} ± {standard_error(select):.2f}",
         ])  # fmt: skip
     if len(rows) == 1:
         return ""
