@@ -76,6 +76,12 @@ def test_config_errors_are_one_line(tmp_path: Path) -> None:
         load_gan_config(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_gan_config(tmp_path / "missing.yaml")
+    # ATLAS's latent 50 is fine for a classical generator, not as 50 qubits of a circuit
+    assert load_gan_config("gan-atlas").latent_dim == 50
+    with pytest.raises(ConfigError, match="latent_dim=50 with a quantum layer needs 50 qubits"):
+        load_gan_config("gan-2x", latent_dim=50)
+    with pytest.raises(ConfigError, match="quantum layer"):
+        load_gan_config("gan-atlas", critic={"layers": [200, 50], "quantum": {}})
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parents[1] / "src/qcalo/configs").glob("gan-*.yaml")))

@@ -174,7 +174,8 @@ def test_gan_replicas_count_a_seed_once() -> None:
         config = {"seed": seed, "iterations": 1000, "quantum": None, "generator_layers": [50, 200]}
         return Path(name), config, {"test_chi2_ndf": test, "best_select_chi2_ndf": test}
 
-    assert gan_replicas([run("a", 0, 2.0), run("a-again", 0, 2.1)]) == ""  # one seed twice: no replicas
+    only_reruns = gan_replicas([run("a", 0, 2.0), run("a-again", 0, 2.1)])  # one seed twice: no replicas, said so
+    assert only_reruns.startswith("replicas: none") and "a-again (seed 0, as a)" in only_reruns and "\n" not in only_reruns
     text = gan_replicas([run("a", 0, 2.0), run("a-again", 0, 9.0), run("b", 1, 4.0)])
     lines = text.splitlines()
     row = next(line for line in lines if "(a, b)" in line)

@@ -19,6 +19,9 @@ from qcalo.exceptions import ConfigError
 __all__ = ["CircuitSpec", "CriticSpec", "GANConfig", "load_gan_config"]
 
 
+MAX_CIRCUIT_QUBITS = 20
+
+
 class CircuitSpec(BaseModel):
     """The FastCaloQ circuit template: RX encoding, repeated [RY, (RZ), CNOT offsets] blocks, ⟨Z⟩."""
 
@@ -60,7 +63,9 @@ class GANConfig(BaseModel):
 
     particle: Literal["pions", "photons"] = "pions"
     subset: str = Field("single", description="'single', 'three', or 'E1:n1,E2:n2,…' (MeV:events)")
-    latent_dim: int = Field(10, ge=1, le=20, description="latent size = data qubits of the generator circuit")
+    latent_dim: int = Field(
+        10, ge=1, le=256, description="latent size = data qubits of a generator or critic circuit (≤ 20 there)"
+    )  # fmt: skip
     latent_mean: float = 0.5
     latent_std: float = Field(0.5, gt=0)
     quantum: CircuitSpec | None = Field(default_factory=CircuitSpec, description="null: classical generator")
@@ -95,6 +100,13 @@ class GANConfig(BaseModel):
     def _qubit_needs_circuit(self) -> GANConfig:
         if self.quantum is None and self.conditioning in ("qubit", "qubit+head"):
             raise ValueError(f"conditioning={self.conditioning!r} needs a quantum generator; use 'head' for a classical one")
+        # A circuit has one qubit per latent entry; 2^21 amplitudes per shower is past what a
+        # batched statevector should hold. A classical generator may take ATLAS's latent 50.
+        if (self.quantum is not None or self.critic.quantum is not None) and self.latent_dim > MAX_CIRCUIT_QUBITS:
+            raise ValueError(
+                f"latent_dim={self.latent_dim} with a quantum layer needs {self.latent_dim} qubits; "
+                f"use latent_dim ≤ {MAX_CIRCUIT_QUBITS} or quantum: null"
+            )
         return self
 
     @field_validator("lr_steps")

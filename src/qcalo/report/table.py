@@ -99,7 +99,7 @@ _NOT_RECIPE = ("seed", "iterations")
 
 
 def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> str:
-    """Mean ± se over seeds of every recipe given with at least two distinct seeds; ``""`` when there is none.
+    """Mean ± se over seeds of every recipe given with at least two distinct seeds; ``""`` when no recipe repeats.
 
     se = sample sd / √n over the runs' test χ²/NDF (and their selection χ²/NDF), so it measures
     the seed-to-seed spread, which includes each run's test-sample noise.
@@ -135,11 +135,13 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
             str(n), seeds, f"{test.mean():.2f} ± {standard_error(test):.2f}", f"{test.std(ddof=1):.2f}",
             f"{test.min():.2f}–{test.max():.2f}", f"{select.mean():.2f} ± {standard_error(select):.2f}",
         ])  # fmt: skip
+    left_out = "left out, same recipe and seed as an earlier run: " + "; ".join(same_seed)
     if len(rows) == 1:
-        return ""
+        # Reruns of one seed and nothing else: say why they are not averaged rather than stay silent.
+        return f"replicas: none (a recipe needs runs with two different --seed values); {left_out}" if same_seed else ""
     text = "replicas (same recipe, different --seed; se = sd/√n over seeds):\n" + _aligned(rows)
     if same_seed:
-        text += "\nleft out, same recipe and seed as an earlier run: " + "; ".join(same_seed)
+        text += "\n" + left_out
     return text
 
 
