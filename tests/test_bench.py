@@ -166,3 +166,16 @@ def test_records_the_backend_and_rejects_an_unknown_one(cli_result) -> None:
     result = CliRunner().invoke(bench_app, ["simulator", "--backend", "fast", "--quick"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["error: backend='fast'; use one of auto, torch, native"]
+
+
+def test_gan_bench_reports_every_key_from_one_interleaved_run() -> None:
+    """``qcalo bench gan --json``: the ratios are computed from the seconds it reports."""
+    result = CliRunner().invoke(bench_app, ["gan", "--json", "--iterations", "2", "--no-pennylane"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    seconds = report["seconds_per_iteration"]
+    assert positive_finite(seconds["qcalo_2x"]) and positive_finite(seconds["classical_twin"])
+    assert seconds["pennylane_2x"] is None and report["pqc_overhead_reduction_vs_pennylane"] is None
+    assert report["quantum_over_classical_step_ratio"] == pytest.approx(seconds["qcalo_2x"] / seconds["classical_twin"])
+    assert all(positive_finite(value) for value in report["seconds_per_1000_showers"].values())
+    assert report["settings"]["batch"] == 10 and report["settings"]["critic_steps"] == 5

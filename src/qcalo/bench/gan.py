@@ -10,7 +10,7 @@ layer adds considerable overhead on training times"):
   swapped into the same generator, when PennyLane is installed.
 
 An iteration is 5 critic steps (with the gradient penalty's double backward) and one generator
-step at batch 10 (FastCaloQ's settings). Keys: ``seconds_per_iteration`` per model,
+step at batch 10 (FastCaloQ's settings); the quantum and classical iterations are timed in turn. Keys: ``seconds_per_iteration`` per model,
 ``quantum_over_classical_step_ratio`` = t_qcalo / t_classical (seed-era anchors: TensorFlow
 Quantum 1.3–2.0, PennyLane TorchLayer 5.4, PennyLane + Keras 8–9),
 ``pqc_overhead_reduction_vs_pennylane`` = (t_pennylane − t_classical) / max(t_qcalo − t_classical,
@@ -42,15 +42,22 @@ class _PennyLaneQuantum(torch.nn.Module):
         return self.layer(inputs.double())
 
 
-def _time_iterations(trainer: Any, iterations: int, warmup: int) -> float:
+def _time_iterations(trainers: dict[str, Any], iterations: int, warmup: int) -> dict[str, float]:
+    """Median seconds per ``step()`` of each trainer, their iterations taken in turn.
+
+    Interleaved rather than one block after the other, so a change of the (shared) machine's
+    load during the run falls on both models alike and the ratio stays a same-conditions ratio.
+    """
     for _ in range(warmup):
-        trainer.step()
-    times = []
+        for trainer in trainers.values():
+            trainer.step()
+    times: dict[str, list[float]] = {name: [] for name in trainers}
     for _ in range(iterations):
-        start = time.perf_counter()
-        trainer.step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, trainer in trainers.items():
+            start = time.perf_counter()
+            trainer.step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def run_gan_bench(*, iterations: int = 30, warmup: int = 5, threads: int = 1, pennylane: bool = True) -> dict[str, Any]:
@@ -64,11 +71,11 @@ def run_gan_bench(*, iterations: int = 30, warmup: int = 5, threads: int = 1, pe
     train = subset.part("train")
     quantum_config = load_gan_config("gan-2x")
     classical_config = load_gan_config("gan-classical")
-    seconds: dict[str, float | None] = {}
     quantum = _Trainer(quantum_config, train)
-    seconds["qcalo_2x"] = _time_iterations(quantum, iterations, warmup)
     classical = _Trainer(classical_config, train)
-    seconds["classical_twin"] = _time_iterations(classical, iterations, warmup)
+    seconds: dict[str, float | None] = dict(
+        _time_iterations({"qcalo_2x": quantum, "classical_twin": classical}, iterations, warmup)
+    )
     seconds["pennylane_2x"] = None
     qml = None
     if pennylane:
@@ -80,7 +87,7 @@ def run_gan_bench(*, iterations: int = 30, warmup: int = 5, threads: int = 1, pe
         peer = _Trainer(quantum_config, train)
         peer.generator.quantum = _PennyLaneQuantum(peer.generator.quantum.circuit, qml)
         peer.opt_g = torch.optim.Adam(peer.generator.parameters(), lr=1e-4, betas=(0.5, 0.999), eps=1e-7, fused=True)
-        seconds["pennylane_2x"] = _time_iterations(peer, max(5, iterations // 3), 2)
+        seconds["pennylane_2x"] = _time_iterations({"pennylane_2x": peer}, max(5, iterations // 3), 2)["pennylane_2x"]
     energies = np.full(1000, 65536.0)
     start = time.perf_counter()
     generate_showers(quantum.generator, energies, quantum_config, seed=0)

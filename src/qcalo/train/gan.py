@@ -148,12 +148,23 @@ class _Trainer:
         for group in (*self.opt_d.param_groups, *self.opt_g.param_groups):
             group["lr"] = rate
         real, labels = self._chunk()
-        for i in range(c.critic_steps):
+        # The generator does not change during the critic steps, so all their fakes come from one
+        # call (the random numbers drawn in the same order as step by step: z_i, then α_i): one
+        # quantum-layer call of 50 instead of five of 10. BatchNorm's batch statistics would see
+        # 50 showers instead of 10, so with it the fakes stay per step.
+        draws = [(self._latent(c.batch_size), torch.rand(c.batch_size, 1, generator=self.noise)) for _ in range(c.critic_steps)]
+        fakes = None
+        if not c.batch_norm:
+            with torch.no_grad():
+                fakes = self.generator(torch.cat([z for z, _a in draws]), labels).split(c.batch_size)
+        for i, (z, alpha) in enumerate(draws):
             x = real[i * c.batch_size : (i + 1) * c.batch_size]
             label = labels[i * c.batch_size : (i + 1) * c.batch_size]
-            with torch.no_grad():
-                fake = self.generator(self._latent(len(x)), label)
-            alpha = torch.rand(len(x), 1, generator=self.noise)
+            if fakes is None:
+                with torch.no_grad():
+                    fake = self.generator(z, label)
+            else:
+                fake = fakes[i]
             mixed = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
             # One critic pass over [real | fake | mixed] instead of three: on batches of 10 the
             # step is bound by kernel dispatch, not arithmetic (measured 18 % faster per iteration).
