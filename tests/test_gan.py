@@ -195,6 +195,7 @@ def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None
     table = runner.invoke(app, ["table", str(out), "--figure", str(tmp_path / "chi2.png")])
     assert table.exit_code == 0 and "test χ²/NDF" in table.stdout and "Gaussian" in table.stdout, table.output
     assert "0.0001, ×0.5 from 4" in table.stdout  # the learning-rate schedule is part of the row
+    assert "dense 16" in table.stdout and "4, 20, 4" in table.stdout  # critic widths, batch, λ, latent size
     assert (tmp_path / "chi2.png").read_bytes()[:4] == b"\x89PNG"
 
 

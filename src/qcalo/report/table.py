@@ -59,6 +59,9 @@ def qag_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
     return _aligned(rows)
 
 
+_DEFAULT_CRITIC = (800, 400, 200)  # GANConfig's critic widths, shown only when a run differs
+
+
 def _model_columns(config: dict[str, Any]) -> list[str]:
     quantum = config.get("quantum")
     critic = (config.get("critic") or {}).get("quantum")
@@ -68,14 +71,18 @@ def _model_columns(config: dict[str, Any]) -> list[str]:
         offsets = "+" + ",+".join(str(d) for d in quantum.get("cnot_offsets", [1]))
         circuit = ["✓", "✓" if quantum.get("rz") else "✗", offsets, str(quantum.get("repetitions", 1))]
     head = ", ".join(str(w) for w in config.get("generator_layers", [])) + ", #voxels"
-    critic_text = "quantum ×" + str(critic.get("repetitions", 1)) if critic else "dense"
+    widths = list((config.get("critic") or {}).get("layers", _DEFAULT_CRITIC))
+    shown_widths = "" if widths == list(_DEFAULT_CRITIC) else " " + ",".join(str(w) for w in widths)
+    critic_text = ("quantum ×" + str(critic.get("repetitions", 1)) if critic else "dense") + shown_widths
     rate = f"{config.get('learning_rate', 1e-4):g}" + "".join(f", ×{f:g} from {int(i)}" for i, f in config.get("lr_steps") or ())
-    return [*circuit, head, str(config.get("conditioning", "none")), critic_text, rate]
+    # batch, λ and latent size set a recipe apart too (gan-atlas: 128, 10, 50 against FastCaloQ's 10, 20, 10)
+    setup = f"{config.get('batch_size', 10)}, {config.get('gp_lambda', 20.0):g}, {config.get('latent_dim', 10)}"
+    return [*circuit, head, str(config.get("conditioning", "none")), critic_text, setup, rate]
 
 
 def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> str:
     """The seed-001-style table: circuit, head, best χ²/NDF and where, ⟨χ²⟩ windows, test χ²/NDF."""
-    header = ["run", "Ry", "Rz", "CNOT", "reps", "NN layers", "cond.", "critic", "lr", "χ²/NDF (select)", "at iter.",
+    header = ["run", "Ry", "Rz", "CNOT", "reps", "NN layers", "cond.", "critic", "batch, λ, z", "lr", "χ²/NDF (select)", "at iter.",
               "max iter.", "⟨χ²⟩_q", "⟨χ²⟩_c", "test χ²/NDF ± se", "per energy (test)", "floor", "Gaussian",
               "s/iter"]  # fmt: skip
     rows = [header]
