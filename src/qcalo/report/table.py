@@ -14,6 +14,7 @@ every evaluated sample size, each with its standard error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,16 @@ def qag_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
     return _aligned(rows)
 
 
-_DEFAULT_CRITIC = (800, 400, 200)  # GANConfig's critic widths, shown only when a run differs
+@functools.cache
+def _gan_defaults() -> dict[str, Any]:
+    """GANConfig's defaults, for a run config written without some key (taken from the schema, not restated)."""
+    from qcalo.configs.gan import GANConfig
+
+    return GANConfig().model_dump()
 
 
 def _model_columns(config: dict[str, Any]) -> list[str]:
+    defaults = _gan_defaults()
     quantum = config.get("quantum")
     critic = (config.get("critic") or {}).get("quantum")
     if quantum is None:
@@ -71,12 +78,15 @@ def _model_columns(config: dict[str, Any]) -> list[str]:
         offsets = "+" + ",+".join(str(d) for d in quantum.get("cnot_offsets", [1]))
         circuit = ["✓", "✓" if quantum.get("rz") else "✗", offsets, str(quantum.get("repetitions", 1))]
     head = ", ".join(str(w) for w in config.get("generator_layers", [])) + ", #voxels"
-    widths = list((config.get("critic") or {}).get("layers", _DEFAULT_CRITIC))
-    shown_widths = "" if widths == list(_DEFAULT_CRITIC) else " " + ",".join(str(w) for w in widths)
+    default_widths = list(defaults["critic"]["layers"])  # shown only when a run's critic differs
+    widths = list((config.get("critic") or {}).get("layers", default_widths))
+    shown_widths = "" if widths == default_widths else " " + ",".join(str(w) for w in widths)
     critic_text = ("quantum ×" + str(critic.get("repetitions", 1)) if critic else "dense") + shown_widths
-    rate = f"{config.get('learning_rate', 1e-4):g}" + "".join(f", ×{f:g} from {int(i)}" for i, f in config.get("lr_steps") or ())
+    rate = f"{config.get('learning_rate', defaults['learning_rate']):g}" + "".join(
+        f", ×{f:g} from {int(i)}" for i, f in config.get("lr_steps") or ()
+    )
     # batch, λ and latent size set a recipe apart too (gan-atlas: 128, 10, 50 against FastCaloQ's 10, 20, 10)
-    setup = f"{config.get('batch_size', 10)}, {config.get('gp_lambda', 20.0):g}, {config.get('latent_dim', 10)}"
+    setup = ", ".join(f"{config.get(key, defaults[key]):g}" for key in ("batch_size", "gp_lambda", "latent_dim"))
     return [*circuit, head, str(config.get("conditioning", "none")), critic_text, setup, rate]
 
 

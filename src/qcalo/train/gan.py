@@ -153,18 +153,14 @@ class _Trainer:
         # quantum-layer call of 50 instead of five of 10. BatchNorm's batch statistics would see
         # 50 showers instead of 10, so with it the fakes stay per step.
         draws = [(self._latent(c.batch_size), torch.rand(c.batch_size, 1, generator=self.noise)) for _ in range(c.critic_steps)]
-        fakes = None
-        if not c.batch_norm:
-            with torch.no_grad():
-                fakes = self.generator(torch.cat([z for z, _a in draws]), labels).split(c.batch_size)
-        for i, (z, alpha) in enumerate(draws):
-            x = real[i * c.batch_size : (i + 1) * c.batch_size]
-            label = labels[i * c.batch_size : (i + 1) * c.batch_size]
-            if fakes is None:
-                with torch.no_grad():
-                    fake = self.generator(z, label)
+        latents = torch.cat([z for z, _alpha in draws])
+        sub_labels = labels.split(c.batch_size)
+        with torch.no_grad():
+            if c.batch_norm:
+                fakes = [self.generator(z, label) for z, label in zip(latents.split(c.batch_size), sub_labels)]
             else:
-                fake = fakes[i]
+                fakes = self.generator(latents, labels).split(c.batch_size)
+        for x, label, fake, (_z, alpha) in zip(real.split(c.batch_size), sub_labels, fakes, draws):
             mixed = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
             # One critic pass over [real | fake | mixed] instead of three: on batches of 10 the
             # step is bound by kernel dispatch, not arithmetic (measured 18 % faster per iteration).
