@@ -92,6 +92,11 @@ class GANConfig(BaseModel):
     iterations: int = Field(100_000, ge=1, description="generator steps")
     checkpoint_every: int = Field(1000, ge=1)
     select_on: Literal["val", "train"] = Field("val", description="sample the best checkpoint is chosen against")
+    select_showers_per_event: int = Field(
+        1, ge=1, le=100, description="generated samples (one shower per selection event each) whose χ²/NDF is averaged "
+        "when a checkpoint is scored (1: the public code); more shrink the draw noise that lets the minimum "
+        "over checkpoints pick a lucky draw rather than a good generator",
+    )  # fmt: skip
     window: int = Field(30, ge=0, description="⟨χ²⟩ over ±window checkpoints around the best")
     threads: int = Field(1, ge=1)
     seed: int = 0

@@ -68,6 +68,12 @@ def _gan_defaults() -> dict[str, Any]:
     return GANConfig().model_dump()
 
 
+def _selection(config: dict[str, Any], summary: dict[str, Any]) -> str:
+    """'val', or 'val, mean of 10' when each checkpoint was scored on 10 generated samples."""
+    draws = config.get("select_showers_per_event", 1)
+    return summary["select_on"] + (f", mean of {draws}" if draws > 1 else "")
+
+
 def _model_columns(config: dict[str, Any]) -> list[str]:
     defaults = _gan_defaults()
     quantum = config.get("quantum")
@@ -100,7 +106,7 @@ def gan_table(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) -> st
         train = summary.get("train", {})
         per_energy = " / ".join(f"{v:.1f}" for _e, v in sorted(summary["test_chi2_ndf_per_energy"].items(), key=lambda kv: float(kv[0])))
         rows.append([
-            str(run_dir), *_model_columns(config), f"{summary['best_select_chi2_ndf']:.2f} ({summary['select_on']})",
+            str(run_dir), *_model_columns(config), f"{summary['best_select_chi2_ndf']:.2f} ({_selection(config, summary)})",
             str(summary["best_iteration"]), str(summary["max_iteration"]), f"{summary['window_mean_chi2_ndf']:.2f}",
             f"{summary['reference_window_mean_chi2_ndf']:.2f}" if "reference_window_mean_chi2_ndf" in summary else "–",
             f"{summary['test_chi2_ndf']:.2f}" + (f" ± {summary['test_chi2_ndf_se']:.2f}" if "test_chi2_ndf_se" in summary else ""),
