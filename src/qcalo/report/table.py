@@ -70,7 +70,7 @@ def _gan_defaults() -> dict[str, Any]:
 
 def _selection(config: dict[str, Any], summary: dict[str, Any]) -> str:
     """'val', or 'val, mean of 10' when each checkpoint was scored on 10 generated samples."""
-    draws = config.get("select_showers_per_event", 1)
+    draws = config.get("select_showers_per_event", _gan_defaults()["select_showers_per_event"])
     return summary["select_on"] + (f", mean of {draws}" if draws > 1 else "")
 
 

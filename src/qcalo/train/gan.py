@@ -116,8 +116,7 @@ def score_generator(generator: torch.nn.Module, reference: Ds1Data, config: GANC
     χ²/NDF 1.0 at k = 1 but 1.5–3.0 with one 20× sample).
     """
     k = config.select_showers_per_event
-    energies = np.asarray(reference.incident_energies, dtype=np.float64).reshape(-1)
-    generated = generate_showers(generator, np.tile(energies, k), config, seed=seed)
+    generated = generate_showers(generator, np.tile(reference.incident_energies, k), config, seed=seed)
     draws = [score_showers(block, reference) for block in np.split(generated, k)]
     return {key: float(np.mean([draw[key] for draw in draws])) for key in draws[0]}
 
