@@ -186,8 +186,9 @@ def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None
     summary = json.loads((out / "summary.json").read_text())
     assert summary["select_on"] == "val" and summary["best_iteration"] in (3, 6)
     assert set(summary["test_chi2_ndf_per_energy"]) == {"4096", "65536"} and math.isfinite(summary["test_chi2_ndf"])
-    for key in ("test_chi2_ndf_se", "floor_test_chi2_ndf", "gaussian_test_chi2_ndf"):  # error and baselines
+    for key in ("test_chi2_ndf_se", "floor_test_chi2_ndf", "gaussian_test_chi2_ndf", "test_chi2_ndf_draws_se"):  # errors, baselines
         assert math.isfinite(summary[key]) and summary[key] > 0, key
+    assert summary["test_draws"] == 10 and f"mean of 10 draws {summary['test_chi2_ndf_draws_mean']:.2f}" in result.stdout
     assert (out / "etot.png").read_bytes()[:4] == b"\x89PNG"
     environment = json.loads((out / "environment.json").read_text())
     assert environment["data_source"] == "synthetic" and len(environment["data_sha256"]) == 64
@@ -198,6 +199,7 @@ def test_cli_trains_selects_and_reports_on_the_test_part(tmp_path: Path) -> None
     assert "0.0001, ×0.5 from 4" in table.stdout  # the learning-rate schedule is part of the row
     assert "dense 16" in table.stdout and "4, 20, 4" in table.stdout  # critic widths, batch, λ, latent size
     assert "(val, mean of 2)" in table.stdout  # each checkpoint scored on 2 generated samples
+    assert f"{summary['test_chi2_ndf_draws_mean']:.2f} ± {summary['test_chi2_ndf_draws_se']:.2f}" in table.stdout
     assert (tmp_path / "chi2.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -297,3 +299,31 @@ def test_gan_showers_are_written_in_dataset_1_format(tmp_path: Path) -> None:
     evaluated = runner.invoke(app, ["evaluate", str(out), "--json"])
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["test_chi2_ndf"] == before["test_chi2_ndf"]
+    assert json.loads(evaluated.stdout)["test_chi2_ndf_draws_mean"] == before["test_chi2_ndf_draws_mean"]
+
+
+def test_the_mean_over_test_draws_starts_with_the_one_draw_figure(tmp_path: Path) -> None:
+    """Draw i is generated with seed + 10^7 + i, so draw 0 is the public one-draw figure and a
+    reader can regenerate any draw; the mean is over draws that differ (else its se would be 0)."""
+    import torch
+
+    from qcalo.configs.gan import load_gan_config
+    from qcalo.models.fastcalogan import build_generator
+    from qcalo.train.gan import generate_showers, score_showers
+    from qcalo.train.gan_run import TEST_DRAWS, load_gan_data
+
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["train", "gan", "--config", str(_tiny_yaml(tmp_path)), "--out", str(out), "-q"]).exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    config = load_gan_config(out / "config.yaml")
+    subset, _source, _location = load_gan_data(config, None)
+    generator = build_generator(config, 533, seed=config.seed)
+    generator.load_state_dict(torch.load(out / "best.pt", weights_only=False)["generator"])
+    test = subset.part("test")
+    draws = [
+        score_showers(generate_showers(generator, test.incident_energies, config, seed=config.seed + 10**7 + i), test)["all"]
+        for i in range(TEST_DRAWS)
+    ]
+    assert draws[0] == summary["test_chi2_ndf"] and len(set(draws)) > 1  # 30 events: two draws may bin alike
+    assert summary["test_chi2_ndf_draws_mean"] == pytest.approx(np.mean(draws), rel=1e-12)
+    assert summary["test_chi2_ndf_draws_se"] == pytest.approx(np.std(draws, ddof=1) / np.sqrt(TEST_DRAWS), rel=1e-12)

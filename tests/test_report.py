@@ -155,7 +155,7 @@ def test_gan_replicas_average_runs_that_differ_only_in_seed() -> None:
 
     def run(name: str, seed: int, test: float, *, layers=(50, 200), iterations: int = 1000) -> tuple:
         config = {"seed": seed, "iterations": iterations, "quantum": None, "generator_layers": list(layers)}
-        return Path(name), config, {"test_chi2_ndf": test, "best_select_chi2_ndf": test / 2}
+        return Path(name), config, {"test_chi2_ndf": test, "best_select_chi2_ndf": test / 2, "test_chi2_ndf_draws_mean": test + 1}
 
     # one recipe three times (different seeds and iteration caps), another once: only the first is averaged
     text = gan_replicas([run("a", 0, 2.0), run("b", 1, 3.0, iterations=5), run("c", 2, 4.0), run("d", 0, 9.0, layers=(100,))])
@@ -163,6 +163,7 @@ def test_gan_replicas_average_runs_that_differ_only_in_seed() -> None:
     row = text.splitlines()[-1]
     # mean 3.0, sd 1.0, se 1/√3; selection mean 1.5 ± 0.29
     assert "3.00 ± 0.58" in row and "1.00" in row and "2.00–4.00" in row and "1.50 ± 0.29" in row and "0,1,2" in row
+    assert "4.00 ± 0.58" in row  # the mean over generated test draws, averaged over seeds too
     assert gan_replicas([run("a", 0, 2.0), run("d", 1, 9.0, layers=(100,))]) == ""  # no recipe twice
 
 
@@ -180,4 +181,5 @@ def test_gan_replicas_count_a_seed_once() -> None:
     lines = text.splitlines()
     row = next(line for line in lines if "(a, b)" in line)
     assert "3.00 ± 1.00" in row and "0,1" in row  # 9.0 is not in the mean
+    assert "–" in row  # these summaries predate the mean over generated test draws: not averaged from nothing
     assert lines[-1].startswith("left out") and "a-again (seed 0, as a)" in lines[-1]

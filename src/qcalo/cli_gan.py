@@ -46,15 +46,9 @@ def train_gan_command(
     except KeyboardInterrupt:
         typer.echo(f"interrupted; the last checkpoint is kept: continue with `qcalo train gan --out {out} --resume`", err=True)
         raise typer.Exit(130) from None
-    per_energy = ", ".join(f"{float(e) / 1000:g} GeV {v:.2f}" for e, v in summary["test_chi2_ndf_per_energy"].items())
-    typer.echo(
-        f"best checkpoint: iteration {summary['best_iteration']} of {summary['max_iteration']} "
-        f"({summary['select_on']} χ²/NDF {summary['best_select_chi2_ndf']:.2f}, ⟨χ²⟩ over {summary['window']} "
-        f"{summary['window_mean_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ± {summary['test_chi2_ndf_se']:.2f} "
-        f"({per_energy}); real-vs-real floor {summary.get('floor_test_chi2_ndf', float('nan')):.2f}, "
-        f"Gaussian {summary['gaussian_test_chi2_ndf']:.2f} -> {out}"
-    )
+    from qcalo.report.table import gan_summary_line
 
+    typer.echo(f"{gan_summary_line(summary)} -> {out}")
 
 class _Progress:
     """A progress bar over iterations on stderr, showing the last checkpoint's χ²/NDF."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import warnings
 from pathlib import Path
@@ -387,11 +386,7 @@ def _evaluate_gan(run_dir: Path, data: Path | None, as_json: bool, reference: Pa
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    per_energy = ", ".join(f"{float(e) / 1000:g} GeV {v:.2f}" for e, v in summary["test_chi2_ndf_per_energy"].items())
-    typer.echo(
-        f"best checkpoint: iteration {summary['best_iteration']} ({summary['select_on']} χ²/NDF "
-        f"{summary['best_select_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ± "
-        f"{summary['test_chi2_ndf_se']:.2f} ({per_energy}); real-vs-real floor "
-        f"{summary.get('floor_test_chi2_ndf', math.nan):.2f}, Gaussian {summary['gaussian_test_chi2_ndf']:.2f}"
-    )
+    from qcalo.report.table import gan_summary_line
+
+    typer.echo(gan_summary_line(summary))
     typer.echo(f"summary: {run_dir / 'summary.json'}")
