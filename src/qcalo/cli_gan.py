@@ -50,6 +50,7 @@ def train_gan_command(
 
     typer.echo(f"{gan_summary_line(summary)} -> {out}")
 
+
 class _Progress:
     """A progress bar over iterations on stderr, showing the last checkpoint's χ²/NDF."""
 

@@ -2,7 +2,8 @@
 
 GAN rows follow seed 001's tables (circuit gates, head, best χ²/NDF and its iteration, the
 ⟨χ²⟩ window means, and the held-out test χ²/NDF per incident energy with its bootstrap standard
-error, the real-vs-real floor and a Gaussian baseline). Runs of one recipe that differ only in
+error, the real-vs-real floor and a Gaussian baseline, and the same checkpoint's mean over 10
+generated test samples, which a single draw's noise does not move). Runs of one recipe that differ only in
 ``--seed`` (a new data draw, initialisation and noise) are replicas: :func:`gan_replicas` puts
 their mean ± standard error over seeds under the table, since one run's test score is one draw
 whose spread between seeds can exceed its own bootstrap error.
