@@ -272,7 +272,7 @@ def evaluate(
         raise _fail(QcaloError(f"--reference applies to GAN runs; {run_dir} is not one (no chi2.csv)"))
     try:
         if not (run_dir / "config.yaml").is_file():
-            raise QcaloError(f"{run_dir} holds no qcalo run (no config.yaml); pass a folder written by `qcalo train qag`")
+            raise QcaloError(f"{run_dir} holds no qcalo run (no config.yaml); pass a folder written by `qcalo train qag` or `qcalo train gan`")
         with run_lock(run_dir):
             _model, _weights, _codec, config = model_from_run(run_dir)
             splits = _load_data(data, config.n_pixels, run=run_dir)
