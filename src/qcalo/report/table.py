@@ -177,23 +177,22 @@ def gan_replicas(runs: Sequence[tuple[Path, dict[str, Any], dict[str, Any]]]) ->
 def gan_summary_line(summary: dict[str, Any]) -> str:
     """One line for the terminal: the selected checkpoint and its test scores beside the baselines."""
     per_energy = ", ".join(f"{float(e) / 1000:g} GeV {v:.2f}" for e, v in summary["test_chi2_ndf_per_energy"].items())
-    window = f", ⟨χ²⟩ over {summary['window']} {summary['window_mean_chi2_ndf']:.2f}" if "window" in summary else ""
+    draws = _draws(summary)
     return (
         f"best checkpoint: iteration {summary['best_iteration']} of {summary['max_iteration']} "
-        f"({summary['select_on']} χ²/NDF {summary['best_select_chi2_ndf']:.2f}{window}); test χ²/NDF "
-        f"{summary['test_chi2_ndf']:.2f} ± {summary['test_chi2_ndf_se']:.2f} ({per_energy}){_draws(summary, ', mean of')}; "
+        f"({summary['select_on']} χ²/NDF {summary['best_select_chi2_ndf']:.2f}, ⟨χ²⟩ over {summary['window']} "
+        f"{summary['window_mean_chi2_ndf']:.2f}); test χ²/NDF {summary['test_chi2_ndf']:.2f} ± {summary['test_chi2_ndf_se']:.2f} "
+        f"({per_energy})" + (f", mean of {summary['test_draws']} draws {draws}" if draws else "") + "; "
         f"real-vs-real floor {summary.get('floor_test_chi2_ndf', float('nan')):.2f}, "
         f"Gaussian {summary['gaussian_test_chi2_ndf']:.2f}"
     )
 
 
-def _draws(summary: dict[str, Any], prefix: str = "") -> str:
-    """'<prefix> 10 draws 2.41 ± 0.11' from a summary that has the mean over generated test draws, else ''."""
+def _draws(summary: dict[str, Any]) -> str:
+    """'2.41 ± 0.11', the mean over generated test draws, or '' for a summary written before it existed."""
     if "test_chi2_ndf_draws_mean" not in summary:
         return ""
-    return (f"{prefix} {summary['test_draws']} draws " if prefix else "") + (
-        f"{summary['test_chi2_ndf_draws_mean']:.2f} ± {summary['test_chi2_ndf_draws_se']:.2f}"
-    )
+    return f"{summary['test_chi2_ndf_draws_mean']:.2f} ± {summary['test_chi2_ndf_draws_se']:.2f}"
 
 
 def _optional(summary: dict[str, Any], key: str) -> str:

@@ -167,6 +167,7 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
     import torch
 
     from qcalo.atomic import write_json
+    from qcalo.metrics import standard_error
     from qcalo.models.fastcalogan import build_generator
     from qcalo.report.gan_plots import plot_etot_by_energy
     from qcalo.train.gan import generate_showers, score_showers
@@ -203,7 +204,7 @@ def evaluate_gan(run_dir: Path, subset: Any, config: GANConfig, *, reference_run
         "test_chi2_ndf": test["all"],
         "test_chi2_ndf_per_energy": {k: v for k, v in test.items() if k != "all"},
         "test_chi2_ndf_draws_mean": float(np.mean(draws)),
-        "test_chi2_ndf_draws_se": float(np.std(draws, ddof=1) / math.sqrt(TEST_DRAWS)),
+        "test_chi2_ndf_draws_se": standard_error(draws),
         "test_draws": TEST_DRAWS,
         **baselines,
         "n_test": len(subset.test_energies),
