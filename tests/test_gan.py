@@ -307,9 +307,6 @@ def test_the_mean_over_test_draws_starts_with_the_one_draw_figure(tmp_path: Path
     reader can regenerate any draw; the mean is over draws that differ (else its se would be 0)."""
     import torch
 
-    from qcalo.configs.gan import load_gan_config
-    from qcalo.models.fastcalogan import build_generator
-    from qcalo.train.gan import generate_showers, score_showers
     from qcalo.train.gan_run import TEST_DRAWS, load_gan_data
 
     out = tmp_path / "run"
